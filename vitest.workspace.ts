@@ -1,0 +1,25 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+// The one definition of the test projects: `pnpm test` runs `vitest run --config vitest.workspace.ts`.
+// Workspace packages resolve to their sources, so tests never run against a stale dist/.
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+const alias = {
+  "@effect-tasks/core": src("core"),
+  "@effect-tasks/node": src("node")
+}
+
+export default defineConfig({
+  test: {
+    projects: ["core", "node", "cli", "bench"].map((name) => ({
+      resolve: { alias },
+      test: {
+        name,
+        root: `./packages/${name}`,
+        include: ["test/**/*.test.ts"],
+        testTimeout: 30_000,
+        hookTimeout: 30_000
+      }
+    }))
+  }
+})
