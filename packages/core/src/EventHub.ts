@@ -1,0 +1,74 @@
+/**
+ * Fan-out of task events to subscribers that never slow the tasks down. Each subscriber has its
+ * own bounded buffer; when it is full, new events are dropped for that subscriber only and counted,
+ * and the subscriber receives one `EventsDropped` with the count as soon as it has room again.
+ *
+ * @since 0.1.0
+ */
+import type { Done } from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { TaskEvent } from "./TaskEvent.js"
+
+interface Subscriber {
+  readonly queue: Queue.Queue<TaskEvent, Done>
+  dropped: number
+}
+
+/** A set of subscribers and the publish side, owned by one manager. */
+export interface EventHub {
+  readonly capacity: number
+  readonly subscribers: Set<Subscriber>
+  closed: boolean
+}
+
+/** Creates a hub whose subscribers each buffer at most `capacity` events. */
+export const make = (capacity: number): EventHub => ({
+  capacity: Math.max(2, capacity),
+  subscribers: new Set(),
+  closed: false
+})
+
+/** Delivers an event to every subscriber without waiting; full subscribers drop it and count. */
+export const publishUnsafe = (hub: EventHub, event: TaskEvent): void => {
+  if (hub.subscribers.size === 0) return
+  for (const subscriber of hub.subscribers) {
+    if (subscriber.dropped > 0) {
+      // Announce the gap before the next delivered event, leaving room for that event too.
+      if (Queue.sizeUnsafe(subscriber.queue) > hub.capacity - 2) {
+        subscriber.dropped++
+        continue
+      }
+      Queue.offerUnsafe(subscriber.queue, { _tag: "EventsDropped", count: subscriber.dropped })
+      subscriber.dropped = 0
+    }
+    if (!Queue.offerUnsafe(subscriber.queue, event)) subscriber.dropped++
+  }
+}
+
+/**
+ * Subscribes now (not when the stream is first pulled), so no event published after this effect
+ * returns is missed. The subscription ends with the scope; the stream ends when the hub closes.
+ */
+export const subscribe = (hub: EventHub): Effect.Effect<Stream.Stream<TaskEvent>, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.map(Queue.dropping<TaskEvent, Done>(hub.capacity), (queue) => {
+      const subscriber: Subscriber = { queue, dropped: 0 }
+      if (hub.closed) Queue.endUnsafe(queue)
+      else hub.subscribers.add(subscriber)
+      return subscriber
+    }),
+    (subscriber) =>
+      Effect.sync(() => {
+        hub.subscribers.delete(subscriber)
+        Queue.shutdownUnsafe(subscriber.queue)
+      })
+  ).pipe(Effect.map((subscriber) => Stream.fromQueue(subscriber.queue)))
+
+/** Ends every subscriber's stream once it has drained what it buffered; later subscribers get an empty stream. */
+export const closeUnsafe = (hub: EventHub): void => {
+  hub.closed = true
+  for (const subscriber of hub.subscribers) Queue.endUnsafe(subscriber.queue)
+}

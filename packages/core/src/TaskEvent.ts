@@ -1,0 +1,97 @@
+/**
+ * What happens to tasks, as a stream of plain, JSON-safe events. Per task the lifecycle events
+ * arrive in order: `TaskSubmitted`, `TaskStarted` (unless revoked while QUEUED), process and
+ * output events, then exactly one `TaskFinished`.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { Revocation } from "./Revocation.js"
+import { TaskId } from "./TaskId.js"
+import { TaskState } from "./TaskState.js"
+
+/** A task was accepted; `state` is RUNNING or QUEUED (held back by a concurrency limit). */
+export const TaskSubmitted = Schema.TaggedStruct("TaskSubmitted", {
+  id: TaskId,
+  name: Schema.String,
+  mode: Schema.String,
+  state: TaskState,
+  at: Schema.Number
+})
+
+/** A task's fiber started. */
+export const TaskStarted = Schema.TaggedStruct("TaskStarted", {
+  id: TaskId,
+  at: Schema.Number
+})
+
+/** A task reached its terminal state; a failure is rendered as text. */
+export const TaskFinished = Schema.TaggedStruct("TaskFinished", {
+  id: TaskId,
+  state: Schema.Literals(["SUCCESS", "FAILURE", "REVOKED"]),
+  at: Schema.Number,
+  revocation: Schema.optionalKey(Revocation),
+  error: Schema.optionalKey(Schema.String)
+})
+
+/** A revoke landed on a running task: it is stopping (its processes are being signalled). */
+export const TaskRevoking = Schema.TaggedStruct("TaskRevoking", {
+  id: TaskId,
+  revocation: Revocation,
+  at: Schema.Number
+})
+
+/** A task started an operating-system process. */
+export const ProcessStarted = Schema.TaggedStruct("ProcessStarted", {
+  id: TaskId,
+  pid: Schema.Number,
+  command: Schema.String,
+  args: Schema.Array(Schema.String),
+  at: Schema.Number
+})
+
+/** A process of a task ended, with its exit code or the signal that killed it. */
+export const ProcessExited = Schema.TaggedStruct("ProcessExited", {
+  id: TaskId,
+  pid: Schema.Number,
+  exitCode: Schema.optionalKey(Schema.Number),
+  signal: Schema.optionalKey(Schema.String),
+  at: Schema.Number
+})
+
+/** A chunk of a process's output, decoded as UTF-8. */
+export const TaskOutput = Schema.TaggedStruct("TaskOutput", {
+  id: TaskId,
+  pid: Schema.Number,
+  stream: Schema.Literals(["stdout", "stderr"]),
+  text: Schema.String
+})
+
+/**
+ * This subscriber fell behind and `count` events were dropped for it (never for the tasks, which
+ * are never slowed by a subscriber). Re-read `TaskManager.list` to resynchronise.
+ */
+export const EventsDropped = Schema.TaggedStruct("EventsDropped", {
+  count: Schema.Number
+})
+
+/** The schema of every event, a tagged union; its encoded form is plain JSON. */
+export const TaskEvent = Schema.Union([
+  TaskSubmitted,
+  TaskStarted,
+  TaskRevoking,
+  TaskFinished,
+  ProcessStarted,
+  ProcessExited,
+  TaskOutput,
+  EventsDropped
+])
+
+/** Any task event. */
+export type TaskEvent = typeof TaskEvent.Type
+
+/** Encodes an event to a JSON string (one line, for logs and pipes). */
+export const toJsonString: (event: TaskEvent) => string = Schema.encodeSync(Schema.fromJsonString(TaskEvent))
+
+/** Decodes an event from a JSON string, failing on anything that is not a task event. */
+export const fromJsonString: (json: string) => TaskEvent = Schema.decodeUnknownSync(Schema.fromJsonString(TaskEvent))

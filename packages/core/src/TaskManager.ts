@@ -1,0 +1,542 @@
+/**
+ * The task manager: runs submitted effects as tracked fibers and tells the truth about them.
+ *
+ * Every task's state comes from its fiber's `Exit` (success is SUCCESS, a cause with an
+ * interruption is REVOKED, anything else is FAILURE), and a task is terminal only once its fiber
+ * has fully ended, finalizers included. Records live in a `Ref<HashMap<TaskId, TrackedTask>>`;
+ * bookkeeping runs synchronously in the fiber's exit observer, so no task needs a helper fiber.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { CurrentTask, type OutputStream, TaskContext } from "./CurrentTask.js"
+import * as EventHub from "./EventHub.js"
+import * as OutputTail from "./OutputTail.js"
+import type { ProcessInfo } from "./ProcessInfo.js"
+import type { Revocation } from "./Revocation.js"
+import { type RevocationReason, TaskManagerClosed, TaskNotFound, TaskRevoked } from "./TaskErrors.js"
+import type { TaskEvent } from "./TaskEvent.js"
+import * as TaskId from "./TaskId.js"
+import type { TaskState } from "./TaskState.js"
+import { Completion, renderError, type TrackedTask } from "./TrackedTask.js"
+
+/** Settings of a manager; every field has a default. */
+export interface TaskManagerConfig {
+  /** How many finished tasks to keep (newest first); older ones are dropped. Default 1000. */
+  readonly retain?: number | undefined
+  /** The default grace period of a graceful revoke (SIGTERM to SIGKILL for processes). Default 5 seconds. */
+  readonly grace?: Duration.Input | undefined
+  /**
+   * How many tasks may run at once: one number for all tasks, or a limit per mode (modes not
+   * listed are unlimited). Excess tasks wait QUEUED in submission order. Default unlimited.
+   */
+  readonly concurrency?: number | { readonly [mode: string]: number } | undefined
+  /** Characters of output kept per task and stream (stdout, stderr). Default 65536. */
+  readonly outputTail?: number | undefined
+  /** Events buffered per subscriber before it starts dropping (and counting) them. Default 4096. */
+  readonly eventBuffer?: number | undefined
+}
+
+/** Options of one submitted task. */
+export interface SubmitOptions {
+  /** A name for tables and spans; defaults to `task-<id>`. */
+  readonly name?: string | undefined
+  /** The task's mode: a free label, used by per-mode concurrency limits. Default `"default"`. */
+  readonly mode?: string | undefined
+  /** Revoke the task gracefully (reason `"timeout"`) once it has run this long. */
+  readonly timeout?: Duration.Input | undefined
+  /** This task's grace period, instead of the manager's. */
+  readonly grace?: Duration.Input | undefined
+}
+
+/** Options of a revoke. */
+export interface RevokeOptions {
+  /** Graceful (the default) gives processes SIGTERM and the grace period; `false` kills at once. */
+  readonly graceful?: boolean | undefined
+}
+
+/** The kept tail of a task's output, per stream, with how many characters were dropped before it. */
+export interface TaskOutputTail {
+  readonly stdout: string
+  readonly stderr: string
+  readonly droppedStdout: number
+  readonly droppedStderr: number
+}
+
+/** The services a task gets from the manager; they never show in `submit`'s requirements. */
+export type Provided = CurrentTask | TaskContext | Scope.Scope
+
+/** The operations of a task manager. Every one is an Effect; nothing throws. */
+export interface TaskManagerShape {
+  /**
+   * Starts `effect` as a task and returns its record at once: RUNNING, or QUEUED behind a
+   * concurrency limit. The fiber starts immediately, so a revoke in the same instant is safe.
+   */
+  readonly submit: <A, E = never, R = never>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ) => Effect.Effect<TrackedTask<A, E>, TaskManagerClosed, Exclude<R, Provided>>
+  /** The current record of a task. */
+  readonly get: (id: number) => Effect.Effect<TrackedTask, TaskNotFound>
+  /** Waits until the task is terminal and returns its final record. */
+  readonly await: (id: number) => Effect.Effect<TrackedTask, TaskNotFound>
+  /** Waits for a task and gives its typed result; a revoked task fails with `TaskRevoked`. */
+  readonly join: <A, E>(task: TrackedTask<A, E>) => Effect.Effect<A, E | TaskRevoked>
+  /** Submits and joins; interrupting the caller revokes the task (and waits until it has stopped). */
+  readonly run: <A, E = never, R = never>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ) => Effect.Effect<A, E | TaskRevoked | TaskManagerClosed, Exclude<R, Provided>>
+  /**
+   * Revokes a task and waits until it is terminal. A QUEUED task is REVOKED without starting; a
+   * terminal task is returned unchanged; a non-graceful revoke upgrades a graceful one under way.
+   */
+  readonly revoke: (id: number, options?: RevokeOptions) => Effect.Effect<TrackedTask, TaskNotFound>
+  /** Revokes every non-terminal task concurrently and returns their terminal records. */
+  readonly revokeAll: (options?: RevokeOptions) => Effect.Effect<ReadonlyArray<TrackedTask>>
+  /** QUEUED and RUNNING tasks, ascending id. */
+  readonly active: Effect.Effect<ReadonlyArray<TrackedTask>>
+  /** Every retained task, ascending id. */
+  readonly list: Effect.Effect<ReadonlyArray<TrackedTask>>
+  /** The stream of task events from the moment it is run; see `subscribe` to subscribe eagerly. */
+  readonly events: Stream.Stream<TaskEvent>
+  /** Subscribes now and returns the stream of every event published from here on, for the scope's life. */
+  readonly subscribe: Effect.Effect<Stream.Stream<TaskEvent>, never, Scope.Scope>
+  /** The kept tail of a task's process output. */
+  readonly output: (id: number) => Effect.Effect<TaskOutputTail, TaskNotFound>
+  /**
+   * Stops accepting tasks, revokes everything gracefully (reason `"shutdown"`), and returns when
+   * every task is terminal. Idempotent; closing the layer runs it.
+   */
+  readonly shutdown: Effect.Effect<void>
+  /** The task records themselves, for callers who want to derive their own views. */
+  readonly tasks: Ref.Ref<HashMap.HashMap<TaskId.TaskId, TrackedTask>>
+}
+
+/** A concurrency slot pool: tasks beyond `limit` wait in FIFO order. */
+interface Pool {
+  readonly limit: number
+  running: number
+  readonly waiting: Array<Entry>
+}
+
+/** The live part of a non-terminal task; dropped as soon as the task is terminal. */
+interface Entry {
+  record: TrackedTask<any, any>
+  readonly effect: Effect.Effect<unknown, unknown, any>
+  readonly context: Context.Context<any>
+  readonly timeout: Duration.Duration | undefined
+  readonly grace: Duration.Duration
+  readonly pool: Pool | undefined
+  readonly completion: Deferred.Deferred<TrackedTask<any, any>>
+  readonly forced: Deferred.Deferred<void>
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+}
+
+interface Tails {
+  readonly stdout: OutputTail.OutputTail
+  readonly stderr: OutputTail.OutputTail
+}
+
+const tasksSubmitted = Metric.counter("effect_tasks_submitted_total", {
+  description: "Tasks submitted to a task manager",
+  incremental: true
+})
+const tasksFinished = (state: TaskState) =>
+  Metric.counter("effect_tasks_finished_total", {
+    description: "Tasks that reached a terminal state, by state",
+    incremental: true,
+    attributes: { state }
+  })
+const finishedByState = {
+  SUCCESS: tasksFinished("SUCCESS"),
+  FAILURE: tasksFinished("FAILURE"),
+  REVOKED: tasksFinished("REVOKED")
+}
+const tasksRunning = Metric.gauge("effect_tasks_running", { description: "Tasks running now" })
+
+const stateOf = (exit: Exit.Exit<unknown, unknown>): "SUCCESS" | "FAILURE" | "REVOKED" =>
+  Exit.isSuccess(exit) ? "SUCCESS" : Cause.hasInterrupts(exit.cause) ? "REVOKED" : "FAILURE"
+
+const byId = (a: TrackedTask, b: TrackedTask) => a.id - b.id
+
+/**
+ * Builds a manager in the current scope; closing the scope shuts it down. Prefer the layers
+ * (`TaskManager.layer`, `TaskManager.layerWith`) unless you manage scopes yourself.
+ */
+export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) {
+  const retain = Math.max(0, config.retain ?? 1000)
+  const defaultGrace = Duration.fromInputUnsafe(config.grace ?? "5 seconds")
+  const tailCapacity = config.outputTail ?? 65_536
+  const clock = yield* Clock.Clock
+  const metricContext = yield* Effect.context<never>()
+  const hub = EventHub.make(config.eventBuffer ?? 4096)
+
+  const tasks = yield* Ref.make(HashMap.empty<TaskId.TaskId, TrackedTask>())
+  const entries = new Map<TaskId.TaskId, Entry>()
+  const tails = new Map<TaskId.TaskId, Tails>()
+  const finishedOrder: Array<TaskId.TaskId> = []
+  let finishedHead = 0
+  let nextId = 1
+  let closed = false
+
+  const globalPool: Pool | undefined = typeof config.concurrency === "number"
+    ? { limit: Math.max(1, config.concurrency), running: 0, waiting: [] }
+    : undefined
+  const modePools = new Map<string, Pool>()
+  const poolFor = (mode: string): Pool | undefined => {
+    if (globalPool !== undefined) return globalPool
+    const limit = typeof config.concurrency === "object" ? config.concurrency[mode] : undefined
+    if (limit === undefined) return undefined
+    let pool = modePools.get(mode)
+    if (pool === undefined) {
+      pool = { limit: Math.max(1, limit), running: 0, waiting: [] }
+      modePools.set(mode, pool)
+    }
+    return pool
+  }
+
+  const now = () => clock.currentTimeMillisUnsafe()
+  const publish = (event: TaskEvent) => EventHub.publishUnsafe(hub, event)
+  const store = (entry: Entry, record: TrackedTask<any, any>) => {
+    entry.record = record
+    tasks.ref.current = HashMap.set(tasks.ref.current, record.id, record)
+  }
+
+  const retainUnsafe = (id: TaskId.TaskId) => {
+    finishedOrder.push(id)
+    while (finishedOrder.length - finishedHead > retain) {
+      const evicted = finishedOrder[finishedHead++]!
+      tasks.ref.current = HashMap.remove(tasks.ref.current, evicted)
+      tails.delete(evicted)
+    }
+    // Compact the FIFO now and then so it stays as small as `retain`.
+    if (finishedHead > 1024 && finishedHead * 2 > finishedOrder.length) {
+      finishedOrder.splice(0, finishedHead)
+      finishedHead = 0
+    }
+  }
+
+  const finishUnsafe = (entry: Entry, exit: Exit.Exit<unknown, unknown>) => {
+    if (!entries.has(entry.record.id)) return
+    const state = stateOf(exit)
+    const wasRunning = entry.record.state === "RUNNING"
+    const at = now()
+    const record: TrackedTask<any, any> = { ...entry.record, state, finishedAt: at, exit }
+    entries.delete(record.id)
+    store(entry, record)
+    const error = state === "FAILURE" ? renderError(exit) : undefined
+    publish({
+      _tag: "TaskFinished",
+      id: record.id,
+      state,
+      at,
+      ...(record.revocation === undefined ? {} : { revocation: record.revocation }),
+      ...(error === undefined ? {} : { error })
+    })
+    finishedByState[state].updateUnsafe(1, metricContext)
+    if (wasRunning) {
+      tasksRunning.modifyUnsafe(-1, metricContext)
+      if (entry.pool !== undefined) {
+        entry.pool.running--
+        drainUnsafe(entry.pool)
+      }
+    }
+    retainUnsafe(record.id)
+    Deferred.doneUnsafe(entry.completion, Exit.succeed(record))
+  }
+
+  const taskContext = (entry: Entry, scope: Scope.Scope): TaskContext["Service"] => {
+    const id = entry.record.id
+    return {
+      id,
+      name: entry.record.name,
+      mode: entry.record.mode,
+      grace: entry.grace,
+      scope,
+      revocationUnsafe: () => entry.record.revocation,
+      forced: Deferred.await(entry.forced),
+      addProcessUnsafe: (process: ProcessInfo) => {
+        if (!entries.has(id)) return
+        store(entry, { ...entry.record, processes: [...entry.record.processes, process] })
+        publish({
+          _tag: "ProcessStarted",
+          id,
+          pid: process.pid,
+          command: process.command,
+          args: process.args,
+          at: process.startedAt
+        })
+      },
+      endProcessUnsafe: (pid, outcome) => {
+        if (!entries.has(id)) return
+        const at = now()
+        const ended = {
+          endedAt: at,
+          ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
+          ...(outcome.signal === undefined ? {} : { signal: outcome.signal })
+        }
+        store(entry, {
+          ...entry.record,
+          processes: entry.record.processes.map((p) =>
+            p.pid === pid && p.endedAt === undefined ? { ...p, ...ended } : p
+          )
+        })
+        publish({ _tag: "ProcessExited", id, pid, ...ended, at })
+      },
+      outputUnsafe: (pid: number, stream: OutputStream, text: string) => {
+        let tail = tails.get(id)
+        if (tail === undefined) {
+          tail = { stdout: OutputTail.make(tailCapacity), stderr: OutputTail.make(tailCapacity) }
+          tails.set(id, tail)
+        }
+        OutputTail.append(tail[stream], text)
+        publish({ _tag: "TaskOutput", id, pid, stream, text })
+      }
+    }
+  }
+
+  const startUnsafe = (entry: Entry) => {
+    const at = now()
+    const record = entry.record
+    store(entry, { ...record, state: "RUNNING", startedAt: at })
+    publish({ _tag: "TaskStarted", id: record.id, at })
+    tasksRunning.modifyUnsafe(1, metricContext)
+    let program: Effect.Effect<unknown, unknown, any> = entry.effect
+    if (entry.timeout !== undefined) {
+      const timeout = entry.timeout
+      program = Effect.andThen(
+        Effect.forkChild(
+          Effect.andThen(
+            Effect.sleep(timeout),
+            Effect.sync(() => requestRevokeUnsafe(entry, { reason: "timeout", graceful: true }))
+          ),
+          { startImmediately: true }
+        ),
+        program
+      )
+    }
+    const scoped = Effect.scopedWith((scope) =>
+      program.pipe(
+        Effect.provideService(CurrentTask, record.id),
+        Effect.provideService(TaskContext, taskContext(entry, scope)),
+        Effect.provideService(Scope.Scope, scope)
+      )
+    ).pipe(Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }))
+    const fiber = Effect.runForkWith(entry.context)(scoped)
+    entry.fiber = fiber
+    fiber.addObserver((exit) => finishUnsafe(entry, exit))
+  }
+
+  // A trampoline: a task that finishes synchronously while being started frees its slot inside
+  // `startUnsafe`; the outer loop picks that up instead of recursing once per queued task.
+  let draining = false
+  const pendingPools = new Set<Pool>()
+  const drainUnsafe = (pool: Pool) => {
+    pendingPools.add(pool)
+    if (draining) return
+    draining = true
+    try {
+      while (pendingPools.size > 0) {
+        const next = pendingPools.values().next().value!
+        pendingPools.delete(next)
+        while (next.running < next.limit && next.waiting.length > 0) {
+          const entry = next.waiting.shift()!
+          if (entry.record.state !== "QUEUED" || !entries.has(entry.record.id)) continue
+          next.running++
+          startUnsafe(entry)
+        }
+      }
+    } finally {
+      draining = false
+    }
+  }
+
+  const requestRevokeUnsafe = (entry: Entry, revocation: Revocation) => {
+    if (!entries.has(entry.record.id)) return
+    if (entry.record.state === "QUEUED") {
+      if (entry.pool !== undefined) {
+        const index = entry.pool.waiting.indexOf(entry)
+        if (index >= 0) entry.pool.waiting.splice(index, 1)
+      }
+      store(entry, { ...entry.record, revocation })
+      finishUnsafe(entry, Exit.interrupt())
+      return
+    }
+    const previous = entry.record.revocation
+    if (previous === undefined) {
+      store(entry, { ...entry.record, revocation })
+      publish({ _tag: "TaskRevoking", id: entry.record.id, revocation, at: now() })
+      if (!revocation.graceful) Deferred.doneUnsafe(entry.forced, Exit.void)
+      entry.fiber?.interruptUnsafe()
+    } else if (previous.graceful && !revocation.graceful) {
+      const upgraded = { ...previous, graceful: false }
+      store(entry, { ...entry.record, revocation: upgraded })
+      publish({ _tag: "TaskRevoking", id: entry.record.id, revocation: upgraded, at: now() })
+      Deferred.doneUnsafe(entry.forced, Exit.void)
+    }
+  }
+
+  const lookup = (id: number): Effect.Effect<TrackedTask, TaskNotFound> =>
+    Effect.suspend(() => {
+      const found = HashMap.get(tasks.ref.current, TaskId.make(id))
+      return Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new TaskNotFound({ id }))
+    })
+
+  const revokeWith = (id: number, reason: RevocationReason, options?: RevokeOptions) =>
+    Effect.suspend(() => {
+      const entry = entries.get(TaskId.make(id))
+      if (entry === undefined) return lookup(id)
+      requestRevokeUnsafe(entry, { reason, graceful: options?.graceful ?? true })
+      return Deferred.await(entry.completion)
+    })
+
+  const revokeEvery = (reason: RevocationReason, options?: RevokeOptions) =>
+    Effect.suspend(() => {
+      const targets = Array.from(entries.values())
+      const revocation = { reason, graceful: options?.graceful ?? true }
+      for (const entry of targets) requestRevokeUnsafe(entry, revocation)
+      return Effect.forEach(targets, (entry) => Deferred.await(entry.completion), { concurrency: "unbounded" })
+    })
+
+  const submit = <A, E = never, R = never>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ): Effect.Effect<TrackedTask<A, E>, TaskManagerClosed, Exclude<R, Provided>> =>
+    Effect.contextWith((context: Context.Context<Exclude<R, Provided>>) => {
+      if (closed) return Effect.fail(new TaskManagerClosed())
+      const id = TaskId.make(nextId++)
+      const mode = options?.mode ?? "default"
+      const pool = poolFor(mode)
+      const queued = pool !== undefined && pool.running >= pool.limit
+      const completion = Deferred.makeUnsafe<TrackedTask<A, E>>()
+      const record: TrackedTask<A, E> = {
+        id,
+        name: options?.name ?? `task-${id}`,
+        mode,
+        state: "QUEUED",
+        submittedAt: now(),
+        processes: [],
+        [Completion]: Deferred.await(completion)
+      }
+      const entry: Entry = {
+        record,
+        effect,
+        context,
+        timeout: options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
+        grace: options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
+        pool,
+        completion,
+        forced: Deferred.makeUnsafe<void>(),
+        fiber: undefined
+      }
+      entries.set(id, entry)
+      tasks.ref.current = HashMap.set(tasks.ref.current, id, record)
+      tasksSubmitted.updateUnsafe(1, metricContext)
+      publish({
+        _tag: "TaskSubmitted",
+        id,
+        name: record.name,
+        mode,
+        state: queued ? "QUEUED" : "RUNNING",
+        at: record.submittedAt
+      })
+      if (queued) {
+        pool.waiting.push(entry)
+        return Effect.succeed(record)
+      }
+      if (pool !== undefined) pool.running++
+      startUnsafe(entry)
+      // The snapshot at start: a task that already finished synchronously still reads RUNNING here,
+      // exactly as `submit` promises; `get`/`await` show what happened next.
+      return Effect.succeed({ ...record, state: "RUNNING", startedAt: entry.record.startedAt ?? record.submittedAt })
+    })
+
+  const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> =>
+    Effect.flatMap(task[Completion], (done): Effect.Effect<A, E | TaskRevoked> => {
+      const exit = done.exit!
+      if (done.state === "REVOKED") {
+        return Effect.fail(new TaskRevoked({ id: done.id, reason: done.revocation?.reason ?? "user" }))
+      }
+      return exit
+    })
+
+  const shutdown = Effect.suspend(() => {
+    closed = true
+    return revokeEvery("shutdown")
+  }).pipe(
+    Effect.andThen(Effect.sync(() => EventHub.closeUnsafe(hub))),
+    Effect.withSpan("TaskManager.shutdown")
+  )
+
+  const subscribe = EventHub.subscribe(hub)
+
+  const service: TaskManagerShape = {
+    submit,
+    get: lookup,
+    await: (id) =>
+      Effect.suspend(() => {
+        const entry = entries.get(TaskId.make(id))
+        return entry === undefined ? lookup(id) : Deferred.await(entry.completion)
+      }),
+    join,
+    run: (effect, options) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(submit(effect, options), (task) =>
+          restore(join(task)).pipe(
+            Effect.onInterrupt(() => Effect.ignore(revokeWith(task.id, "user")))
+          ))
+      ),
+    revoke: (id, options) => revokeWith(id, "user", options).pipe(Effect.withSpan("TaskManager.revoke")),
+    revokeAll: (options) =>
+      revokeEvery("user", options).pipe(
+        Effect.map((records) => records.slice().sort(byId)),
+        Effect.withSpan("TaskManager.revokeAll")
+      ),
+    active: Effect.sync(() => Array.from(entries.values(), (entry) => entry.record as TrackedTask).sort(byId)),
+    list: Effect.sync(() => Array.from(HashMap.values(tasks.ref.current)).sort(byId)),
+    events: Stream.unwrap(subscribe),
+    subscribe,
+    output: (id) =>
+      Effect.flatMap(lookup(id), (task) => {
+        const tail = tails.get(task.id)
+        return Effect.succeed({
+          stdout: tail === undefined ? "" : OutputTail.text(tail.stdout),
+          stderr: tail === undefined ? "" : OutputTail.text(tail.stderr),
+          droppedStdout: tail?.stdout.dropped ?? 0,
+          droppedStderr: tail?.stderr.dropped ?? 0
+        })
+      }),
+    shutdown,
+    tasks
+  }
+  yield* Effect.addFinalizer(() => shutdown)
+  return service
+})
+
+/**
+ * The task manager service. Get it with `yield* TaskManager`; provide it with `TaskManager.layer`
+ * (defaults) or `TaskManager.layerWith(config)`; swap it in tests like any Effect layer.
+ */
+export class TaskManager extends Context.Service<TaskManager, TaskManagerShape>()("@effect-tasks/core/TaskManager") {
+  /** A manager with default settings; closing the layer shuts it down. */
+  static readonly layer: Layer.Layer<TaskManager> = Layer.effect(TaskManager, make())
+
+  /** A manager with the given settings; closing the layer shuts it down. */
+  static readonly layerWith = (config: TaskManagerConfig): Layer.Layer<TaskManager> =>
+    Layer.effect(TaskManager, make(config))
+}

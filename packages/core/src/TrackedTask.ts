@@ -1,0 +1,90 @@
+/**
+ * A task's record: an immutable snapshot of what the manager knows about one task. Snapshots are
+ * replaced, never mutated, so a record a caller holds stays consistent with itself.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { ProcessInfo } from "./ProcessInfo.js"
+import { Revocation } from "./Revocation.js"
+import { TaskId } from "./TaskId.js"
+import { TaskState } from "./TaskState.js"
+
+/**
+ * The key under which every snapshot of a task carries an effect that waits for its final record.
+ * It lets `TaskManager.join` wait for a task it was handed even after retention dropped the record.
+ */
+export const Completion: unique symbol = Symbol.for("@effect-tasks/core/TrackedTask/Completion")
+
+/**
+ * A task as the manager tracks it. `state` comes only from the fiber's `Exit`; `revocation` is set
+ * as soon as a revoke lands (the task stays RUNNING until its fiber, finalizers included, ends).
+ */
+export interface TrackedTask<A = unknown, E = unknown> {
+  readonly id: TaskId
+  readonly name: string
+  readonly mode: string
+  readonly state: TaskState
+  /** Epoch milliseconds (from the Effect `Clock`) of submit, start and finish. */
+  readonly submittedAt: number
+  readonly startedAt?: number
+  readonly finishedAt?: number
+  /** Set once the task is revoked, by a caller, its timeout or shutdown. */
+  readonly revocation?: Revocation
+  /** The fiber's exit, once the task is terminal. */
+  readonly exit?: Exit.Exit<A, E>
+  /** The operating-system processes the task started (filled in by `@effect-tasks/node`). */
+  readonly processes: ReadonlyArray<ProcessInfo>
+  readonly [Completion]: Effect.Effect<TrackedTask<A, E>>
+}
+
+/** How long the task ran (or has run so far, given `now`), in milliseconds; undefined if it never started. */
+export const durationMillis = (task: TrackedTask<unknown, unknown>, now?: number): number | undefined =>
+  task.startedAt === undefined ? undefined : (task.finishedAt ?? now ?? task.startedAt) - task.startedAt
+
+/**
+ * The JSON form of a task, for UIs, logs and the wire: the record without the fiber machinery,
+ * with a failure rendered as text (errors are rarely JSON-safe).
+ */
+export const TrackedTaskJson = Schema.Struct({
+  id: TaskId,
+  name: Schema.String,
+  mode: Schema.String,
+  state: TaskState,
+  submittedAt: Schema.Number,
+  startedAt: Schema.optionalKey(Schema.Number),
+  finishedAt: Schema.optionalKey(Schema.Number),
+  durationMillis: Schema.optionalKey(Schema.Number),
+  revocation: Schema.optionalKey(Revocation),
+  error: Schema.optionalKey(Schema.String),
+  processes: Schema.Array(ProcessInfo)
+})
+
+/** The JSON form of a task. */
+export type TrackedTaskJson = typeof TrackedTaskJson.Type
+
+/** Renders a failed exit as readable text (the pretty-printed cause); undefined for success. */
+export const renderError = (exit: Exit.Exit<unknown, unknown> | undefined): string | undefined =>
+  exit === undefined || Exit.isSuccess(exit) ? undefined : Cause.pretty(exit.cause)
+
+/** Converts a task to its JSON form. */
+export const toJson = (task: TrackedTask<unknown, unknown>): TrackedTaskJson => {
+  const duration = durationMillis(task)
+  const error = task.state === "FAILURE" ? renderError(task.exit) : undefined
+  return {
+    id: task.id,
+    name: task.name,
+    mode: task.mode,
+    state: task.state,
+    submittedAt: task.submittedAt,
+    ...(task.startedAt === undefined ? {} : { startedAt: task.startedAt }),
+    ...(task.finishedAt === undefined ? {} : { finishedAt: task.finishedAt }),
+    ...(duration === undefined ? {} : { durationMillis: duration }),
+    ...(task.revocation === undefined ? {} : { revocation: task.revocation }),
+    ...(error === undefined ? {} : { error }),
+    processes: task.processes
+  }
+}
