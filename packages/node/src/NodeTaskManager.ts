@@ -1,0 +1,53 @@
+/**
+ * The task manager for Node: core's `TaskManager`, plus a `ChildProcessSpawner` (and the
+ * `FileSystem` and `Path` it needs) under which every process a task starts belongs to the task
+ * and never outlives it.
+ *
+ * ```ts
+ * import { TaskManager } from "@effect-tasks/core"
+ * import { NodeTaskManager } from "@effect-tasks/node"
+ * import { Effect } from "effect"
+ * import { ChildProcess } from "effect/process"
+ *
+ * const program = Effect.gen(function*() {
+ *   const tm = yield* TaskManager
+ *   const task = yield* tm.submit(ChildProcess.make("make", ["build"]).pipe(Effect.flatMap((h) => h.exitCode), Effect.scoped))
+ *   yield* tm.revoke(task.id) // SIGTERM to make and everything it started, SIGKILL after the grace period
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(NodeTaskManager.layer)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { TaskManager, type TaskManagerConfig } from "@effect-tasks/core"
+import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import type { FileSystem } from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import type { Path } from "effect/Path"
+import type { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import * as TaskProcesses from "./TaskProcesses.js"
+import * as TaskSpawner from "./TaskSpawner.js"
+
+/** Core's settings (`grace`, `outputTail`, `retain`, `concurrency`, ...) plus the process settings. */
+export interface NodeTaskManagerConfig extends TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {}
+
+/** What the Node layer provides. */
+export type NodeTaskManagerServices = TaskManager | ChildProcessSpawner | FileSystem | Path
+
+/** A Node task manager with the given settings; closing the layer shuts it down (and kills what tasks started). */
+export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeTaskManagerServices> => {
+  const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
+  const spawner = TaskSpawner.layer(config).pipe(
+    Layer.provide(NodeChildProcessSpawner.layer),
+    Layer.provide(platform)
+  )
+  return Layer.mergeAll(TaskManager.layerWith(config), spawner, platform)
+}
+
+/** A Node task manager with default settings (grace 5 s, 64 KiB output tail per stream, 1000 finished tasks kept). */
+export const layer: Layer.Layer<NodeTaskManagerServices> = layerWith()
+
+/** Attaches a process started some other way (by pid) to the current task, so it dies with the task. */
+export const attach = TaskProcesses.attach
