@@ -1,0 +1,62 @@
+// Proves the published packages work outside the workspace: pack @effect-tasks/core and
+// @effect-tasks/node, install the tarballs into a fresh temporary project with npm, and run a
+// task from plain Node ESM (no TypeScript, no aliases, no workspace links).
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const root = new URL("..", import.meta.url).pathname
+const work = mkdtempSync(join(tmpdir(), "effect-tasks-smoke-"))
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" })
+
+try {
+  for (const pkg of ["core", "node"]) {
+    run("pnpm", ["pack", "--pack-destination", work], join(root, "packages", pkg))
+  }
+  const tarballs = readdirSync(work).filter((f) => f.endsWith(".tgz"))
+  const version = (name) => JSON.parse(run("node", ["-p", `JSON.stringify(require("${name}/package.json").version)`], join(root, "packages/node")))
+  writeFileSync(
+    join(work, "package.json"),
+    JSON.stringify({
+      name: "smoke",
+      private: true,
+      type: "module",
+      dependencies: {
+        ...Object.fromEntries(tarballs.map((t) => [t.startsWith("effect-tasks-core") ? "@effect-tasks/core" : "@effect-tasks/node", `file:./${t}`])),
+        effect: version("effect"),
+        "@effect/platform-node": version("@effect/platform-node")
+      }
+    })
+  )
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], work)
+  writeFileSync(
+    join(work, "main.mjs"),
+    `
+import { TaskManager } from "@effect-tasks/core"
+import { NodeTaskManager } from "@effect-tasks/node"
+import { Effect } from "effect"
+import { ChildProcess } from "effect/process"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+
+const program = Effect.gen(function*() {
+  const tm = yield* TaskManager
+  const spawner = yield* ChildProcessSpawner
+  const hello = yield* tm.submit(spawner.string(ChildProcess.make("sh", ["-c", "echo hello from a task"])), { name: "hello" })
+  const text = yield* tm.join(hello)
+  const sleeper = yield* tm.submit(spawner.exitCode(ChildProcess.make("sh", ["-c", "sleep 100 & sleep 100; wait"])), { name: "sleeper" })
+  yield* Effect.sleep("200 millis")
+  const revoked = yield* tm.revoke(sleeper.id)
+  return { text: text.trim(), revoked: revoked.state, processes: revoked.processes.length }
+})
+const result = await Effect.runPromise(program.pipe(Effect.provide(NodeTaskManager.layer)))
+console.log(JSON.stringify(result))
+if (result.text !== "hello from a task" || result.revoked !== "REVOKED" || result.processes !== 1) process.exit(1)
+`
+  )
+  const out = run("node", ["main.mjs"], work)
+  process.stdout.write(`smoke: ${out}`)
+  console.log("smoke: packed packages installed and ran a task outside the workspace")
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
