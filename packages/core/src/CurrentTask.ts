@@ -36,6 +36,8 @@ export interface TaskContextShape {
   readonly scope: Scope.Scope
   /** The revocation recorded so far, if any (read it at kill time: a later revoke may upgrade it). */
   readonly revocationUnsafe: () => Revocation | undefined
+  /** Completes as soon as any revoke (user, timeout or shutdown) lands on the task. */
+  readonly revoked: Effect.Effect<void>
   /** Completes when the task must stop at once: a non-graceful revoke, or an upgrade to one. */
   readonly forced: Effect.Effect<void>
   /** Records a process the task started and emits `ProcessStarted`. */

@@ -143,6 +143,7 @@ interface Entry {
   readonly grace: Duration.Duration
   readonly pool: Pool | undefined
   readonly completion: Deferred.Deferred<TrackedTask<any, any>>
+  readonly revoked: Deferred.Deferred<void>
   readonly forced: Deferred.Deferred<void>
   fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
@@ -269,6 +270,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       grace: entry.grace,
       scope,
       revocationUnsafe: () => entry.record.revocation,
+      revoked: Deferred.await(entry.revoked),
       forced: Deferred.await(entry.forced),
       addProcessUnsafe: (process: ProcessInfo) => {
         if (!entries.has(id)) return
@@ -381,6 +383,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     if (previous === undefined) {
       store(entry, { ...entry.record, revocation })
       publish({ _tag: "TaskRevoking", id: entry.record.id, revocation, at: now() })
+      Deferred.doneUnsafe(entry.revoked, Exit.void)
       if (!revocation.graceful) Deferred.doneUnsafe(entry.forced, Exit.void)
       entry.fiber?.interruptUnsafe()
     } else if (previous.graceful && !revocation.graceful) {
@@ -441,6 +444,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         grace: options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
         pool,
         completion,
+        revoked: Deferred.makeUnsafe<void>(),
         forced: Deferred.makeUnsafe<void>(),
         fiber: undefined
       }
