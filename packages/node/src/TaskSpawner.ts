@@ -36,6 +36,7 @@ import { type ProcessIdentity, readIdentity, startTimeNow } from "./ProcessIdent
 import type { Cookie } from "./ProcessTable.js"
 import type { TreeSpec } from "./ProcessTree.js"
 import * as TaskProcesses from "./TaskProcesses.js"
+import { killTree } from "./TreeKill.js"
 
 /** Settings of the task-aware spawner. */
 export interface TaskSpawnerConfig {
@@ -73,8 +74,15 @@ const describe = (command: ChildProcess.Command): { command: string; args: Array
   return { command: command.command, args: command.args.map(wordToString) }
 }
 
-const signalOf = (error: PlatformError.PlatformError): string | undefined =>
-  /signal: '?([A-Z0-9]+)'?/.exec(String(error.message ?? error))?.[1]
+/** Effect reports a killed process as an error whose innermost cause names the signal. */
+const signalOf = (error: unknown): string | undefined => {
+  for (let current: any = error, depth = 0; current != null && depth < 5; depth++) {
+    const found = /signal: '?([A-Z0-9]+)'?/.exec(String(current.message ?? current))?.[1]
+    if (found !== undefined) return found
+    current = current.reason?.cause ?? current.cause
+  }
+  return undefined
+}
 
 /** Builds the spawner over `inner` (usually Node's). */
 export const make = (
@@ -108,8 +116,7 @@ export const make = (
           Effect.sync(() => {
             if (Exit.isSuccess(exit)) task.endProcessUnsafe(pid, { exitCode: exit.value })
             else {
-              const error = Cause.squash(exit.cause) as PlatformError.PlatformError
-              task.endProcessUnsafe(pid, { signal: signalOf(error) ?? "unknown" })
+              task.endProcessUnsafe(pid, { signal: signalOf(Cause.squash(exit.cause)) ?? "unknown" })
             }
           })),
         { startImmediately: true }
@@ -133,6 +140,21 @@ export const make = (
         cookie: { name: TaskProcesses.COOKIE_VARIABLE, prefix: cookie } satisfies Cookie,
         minStartTime
       }
+      // A revoke bounds every process of the task, even one that a stuck or uninterruptible piece of
+      // code still waits on: SIGKILL once the grace has passed or the revoke is forced.
+      yield* Effect.forkIn(
+        task.revoked.pipe(
+          Effect.andThen(Effect.suspend(() =>
+            task.revocationUnsafe()?.graceful === false
+              ? Effect.void
+              : Effect.raceFirst(Effect.sleep(task.grace), task.forced)
+          )),
+          Effect.andThen(killTree(spec, { graceful: false, grace: 0 })),
+          Effect.ignore
+        ),
+        scope,
+        { startImmediately: true }
+      )
       yield* Scope.addFinalizer(
         scope,
         Effect.gen(function*() {
