@@ -1,0 +1,208 @@
+/**
+ * Discovery of every process a task started, and nothing else.
+ *
+ * A task's processes escape a naive "children of the child" walk in several ways: background jobs outlive
+ * their shell and are reparented to init, job-control shells move jobs to new process groups, daemons
+ * `setsid` and double-fork. Discovery therefore combines four relations, each of which is sound on its own:
+ *
+ * 1. the roots themselves (processes we spawned), matched by identity (pid + start time);
+ * 2. process groups and sessions led by a member: a group/session id is the pid of its creator and cannot be
+ *    reused while any member (zombies included) exists, so while the leader's identity is verified, every
+ *    process in that group or session was started under it;
+ * 3. the parent relation (`ppid`), iterated to a fixpoint;
+ * 4. the environment cookie: a variable whose value starts with a per-task prefix, inherited by every
+ *    descendant however it detaches (the technique Jenkins uses to kill builds).
+ *
+ * What each platform catches:
+ * - Linux (`/proc`): all four relations; exact start times (clock ticks) for the pid-reuse guard.
+ * - macOS / BSD (`ps -A` fallback): roots, root and member process groups, and ppid descendants. No sessions
+ *   and no cookie (other processes' environments are not readable without `/proc`), so a `setsid` +
+ *   double-fork daemon reparented to init is missed; start times have one-second resolution.
+ * - Windows: nothing (empty process table); use the platform's own job objects.
+ *
+ * @since 0.1.0
+ */
+import { isDeadState, type ProcessIdentity, type ProcessStat, readStat } from "./ProcessIdentity.js"
+import {
+  type Cookie,
+  processesWithCookie,
+  type ProcessTable,
+  readEnvironCookie,
+  readProcessTable
+} from "./ProcessTable.js"
+
+/**
+ * What to look for: the processes we spawned (each spawned detached, i.e. leader of its own process group
+ * and session), the task's environment cookie, and the earliest start time any of the task's processes can
+ * have (processes older than that are never examined for the cookie).
+ *
+ * @since 0.1.0
+ */
+export interface TreeSpec {
+  readonly roots: ReadonlyArray<ProcessIdentity>
+  readonly cookie: Cookie | undefined
+  readonly minStartTime: number
+}
+
+/**
+ * Why a process was counted as part of the tree (for diagnostics): it is a root, it is in a member's process
+ * group or session, its parent is a member, or it carries the cookie.
+ *
+ * @since 0.1.0
+ */
+export type TreeRelation = "root" | "group" | "session" | "parent" | "cookie"
+
+/**
+ * A live process that belongs to the tree: its identity, its parent/group/session at discovery time, and
+ * the relation it was found through.
+ *
+ * @since 0.1.0
+ */
+export interface TreeMember extends ProcessStat {
+  readonly via: TreeRelation
+}
+
+/**
+ * The process doing the discovery, which must never be counted: its pid, its process group and session,
+ * and its ancestors (walking `ppid` up to init; `process.ppid` is the first).
+ *
+ * @since 0.1.0
+ */
+export interface Caller {
+  readonly pid: number
+  readonly pgid: number
+  readonly sid: number
+  readonly ancestors: ReadonlySet<number>
+}
+
+/**
+ * Describes the current process as a `Caller`, using `table` for the ancestor walk.
+ *
+ * @since 0.1.0
+ */
+export const currentCaller = (table: ProcessTable): Caller => {
+  const self = table.get(process.pid) ?? readStat(process.pid)
+  const ancestors = new Set<number>()
+  let pid = self?.ppid ?? process.ppid
+  while (pid > 1 && !ancestors.has(pid)) {
+    ancestors.add(pid)
+    const parent = table.get(pid)
+    if (parent === undefined) break
+    pid = parent.ppid
+  }
+  if (process.ppid > 1) ancestors.add(process.ppid)
+  return { pid: process.pid, pgid: self?.pgid ?? process.pid, sid: self?.sid ?? -1, ancestors }
+}
+
+/**
+ * Optional inputs of `discoverTree`, for tests and for callers that already hold the data.
+ *
+ * @since 0.1.0
+ */
+export interface DiscoverOptions {
+  /** Who is asking (never counted). Defaults to `currentCaller(table)`. */
+  readonly caller?: Caller
+  /** How to read another process's cookie. Defaults to `readEnvironCookie`. */
+  readonly readCookie?: (pid: number, name: string) => string | undefined
+}
+
+const pushInto = (index: Map<number, Array<ProcessStat>>, key: number, stat: ProcessStat) => {
+  if (key <= 0) return
+  const list = index.get(key)
+  if (list === undefined) index.set(key, [stat])
+  else list.push(stat)
+}
+
+/**
+ * Computes the tree described by `spec` over a given process-table snapshot, returning only live members
+ * (zombies are used as anchors but not returned). Pure apart from cookie reads.
+ *
+ * Guarantees: pid <= 1, the caller and the caller's ancestors are never returned; a process in the caller's
+ * own process group (or session) is returned only if it is a root or was reached through the cookie or the
+ * parent relation, never through group/session membership alone (a root is an explicit, identity-checked
+ * request, so it is honoured even if it was spawned without `detached`). Group/session/parent links also require the
+ * member to have started no earlier than the process it is linked to.
+ *
+ * A root that is already gone (reaped) no longer proves its group id is unreused. Without a cookie, its
+ * group and session are still followed if no process now holds the root's pid, for members that started no
+ * earlier than the root (this is how a background job whose shell exited is found without a cookie). With a
+ * cookie, such orphans are found by the cookie alone, which cannot be fooled by pid reuse.
+ *
+ * @since 0.1.0
+ */
+export const discoverTree = (
+  table: ProcessTable,
+  spec: TreeSpec,
+  options: DiscoverOptions = {}
+): Array<TreeMember> => {
+  const caller = options.caller ?? currentCaller(table)
+  const readCookie = options.readCookie ?? readEnvironCookie
+  const excluded = (stat: ProcessStat) => stat.pid <= 1 || stat.pid === caller.pid || caller.ancestors.has(stat.pid)
+
+  const byParent = new Map<number, Array<ProcessStat>>()
+  const byGroup = new Map<number, Array<ProcessStat>>()
+  const bySession = new Map<number, Array<ProcessStat>>()
+  for (const stat of table.values()) {
+    pushInto(byParent, stat.ppid, stat)
+    pushInto(byGroup, stat.pgid, stat)
+    pushInto(bySession, stat.sid, stat)
+  }
+
+  // All members, zombies included (they anchor groups and sessions); only live ones are returned.
+  const members = new Map<number, TreeMember>()
+  const queue: Array<ProcessStat> = []
+  const add = (stat: ProcessStat, via: TreeRelation) => {
+    if (members.has(stat.pid) || excluded(stat)) return
+    members.set(stat.pid, { ...stat, via })
+    queue.push(stat)
+  }
+  // Group/session membership alone never pulls in the caller's own process group or session.
+  const addByMembership = (stat: ProcessStat, via: "group" | "session", anchorStart: number) => {
+    if (stat.startTime < anchorStart || stat.pgid === caller.pgid || (caller.sid > 0 && stat.sid === caller.sid)) {
+      return
+    }
+    add(stat, via)
+  }
+
+  for (const root of spec.roots) {
+    const stat = table.get(root.pid)
+    if (stat !== undefined && stat.startTime === root.startTime) add(stat, "root")
+  }
+
+  const cookie = spec.cookie !== undefined && spec.cookie.prefix.length > 0 ? spec.cookie : undefined
+  if (cookie !== undefined) {
+    const candidates = new Map<number, ProcessStat>()
+    for (const stat of table.values()) if (!excluded(stat) && !members.has(stat.pid)) candidates.set(stat.pid, stat)
+    for (const pid of processesWithCookie(candidates, cookie, spec.minStartTime, readCookie)) {
+      add(candidates.get(pid)!, "cookie")
+    }
+  } else {
+    for (const root of spec.roots) {
+      if (table.has(root.pid)) continue // live, zombie (handled above) or reused by another process
+      for (const stat of byGroup.get(root.pid) ?? []) addByMembership(stat, "group", root.startTime)
+      for (const stat of bySession.get(root.pid) ?? []) addByMembership(stat, "session", root.startTime)
+    }
+  }
+
+  for (let i = 0; i < queue.length; i++) {
+    const member = queue[i]!
+    for (const child of byParent.get(member.pid) ?? []) {
+      if (child.startTime >= member.startTime) add(child, "parent")
+    }
+    for (const stat of byGroup.get(member.pid) ?? []) addByMembership(stat, "group", member.startTime)
+    for (const stat of bySession.get(member.pid) ?? []) addByMembership(stat, "session", member.startTime)
+  }
+
+  const live: Array<TreeMember> = []
+  for (const member of members.values()) if (!isDeadState(member.state)) live.push(member)
+  return live
+}
+
+/**
+ * Finds every live process that belongs to the task described by `spec`, from a fresh snapshot of the
+ * process table (see `discoverTree` for the rules and guarantees, and the module comment for what each
+ * platform catches). Never returns this process, its ancestors, or pid 1.
+ *
+ * @since 0.1.0
+ */
+export const findTree = (spec: TreeSpec): Array<TreeMember> => discoverTree(readProcessTable(), spec)
