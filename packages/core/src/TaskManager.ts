@@ -339,7 +339,13 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         Effect.provideService(Scope.Scope, scope)
       )
     ).pipe(Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }))
-    const fiber = Effect.runForkWith(entry.context)(scoped)
+    // The fiber is recorded before any of the task's code runs: `runForkWith` runs the fiber
+    // synchronously until it first suspends, and a revoke issued in that window (the task revoking
+    // itself, calling `shutdown`, or a zero timeout under TestClock) must find a fiber to interrupt.
+    const fiber = Effect.runForkWith(entry.context)(Effect.withFiber((self) => {
+      entry.fiber = self
+      return scoped
+    }))
     entry.fiber = fiber
     fiber.addObserver((exit) => finishUnsafe(entry, exit))
   }

@@ -1,0 +1,312 @@
+import { CurrentTask, TaskManager, TaskManagerClosed, TaskNotFound, TaskRevoked } from "@effect-tasks/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { collectEvents, settle, tagsOf, withManager } from "./helpers.js"
+
+describe("rule 1: submit returns at once and the fiber starts immediately", () => {
+  it.effect("submit gives a RUNNING record and the effect has already begun", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      let began = false
+      const task = yield* tm.submit(Effect.sync(() => (began = true)).pipe(Effect.andThen(Effect.never)))
+      expect(began).toBe(true)
+      expect(task.state).toBe("RUNNING")
+      expect(task.id).toBe(1)
+      expect(task.name).toBe("task-1")
+      expect(task.mode).toBe("default")
+      expect(task.startedAt).toBe(task.submittedAt)
+      expect((yield* tm.get(task.id)).state).toBe("RUNNING")
+    }).pipe(withManager()))
+
+  it.effect("a task that finishes synchronously still reads RUNNING from submit, SUCCESS afterwards", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const task = yield* tm.submit(Effect.succeed(42))
+      expect(task.state).toBe("RUNNING")
+      const now = yield* tm.get(task.id)
+      expect(now.state).toBe("SUCCESS")
+      expect(now.exit).toEqual(Exit.succeed(42))
+    }).pipe(withManager()))
+
+  it.effect("a task revoked in the same instant ends REVOKED and its own onExit runs", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      let sawExit: Exit.Exit<unknown, unknown> | undefined
+      const task = yield* tm.submit(Effect.never.pipe(Effect.onExit((exit) => Effect.sync(() => (sawExit = exit)))))
+      const revoked = yield* tm.revoke(task.id)
+      expect(revoked.state).toBe("REVOKED")
+      expect(sawExit !== undefined && Exit.hasInterrupts(sawExit)).toBe(true)
+    }).pipe(withManager()))
+
+  it.effect("a hundred tasks revoked in the same step all end REVOKED", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const tasks = yield* Effect.forEach(Array.from({ length: 100 }), () => tm.submit(Effect.never))
+      const revoked = yield* Effect.forEach(tasks, (task) => tm.revoke(task.id), { concurrency: "unbounded" })
+      expect(revoked.map((t) => t.state)).toEqual(Array(100).fill("REVOKED"))
+      expect(yield* tm.active).toEqual([])
+    }).pipe(withManager()))
+
+  it.effect("a task that revokes itself before its first suspension ends REVOKED (no self-deadlock)", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const task = yield* tm.submit(
+        Effect.gen(function*() {
+          const id = yield* CurrentTask
+          yield* tm.revoke(id)
+          return "unreachable"
+        })
+      )
+      const done = yield* tm.await(task.id).pipe(Effect.timeout("1 second"), TestClock.withLive)
+      expect(done.state).toBe("REVOKED")
+      expect(done.revocation).toEqual({ reason: "user", graceful: true })
+    }).pipe(withManager()))
+})
+
+describe("rule 2: the state comes only from the fiber's Exit", () => {
+  it.effect("success is SUCCESS, failure and defect are FAILURE with the exit kept, interruption is REVOKED", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const ok = yield* tm.submit(Effect.succeed("fine"))
+      const failed = yield* tm.submit(Effect.fail("boom" as const))
+      const died = yield* tm.submit(Effect.die(new Error("kaput")))
+      const selfInterrupted = yield* tm.submit(Effect.interrupt)
+      const okDone = yield* tm.await(ok.id)
+      const failedDone = yield* tm.await(failed.id)
+      const diedDone = yield* tm.await(died.id)
+      const interruptedDone = yield* tm.await(selfInterrupted.id)
+      expect(okDone.state).toBe("SUCCESS")
+      expect(okDone.exit).toEqual(Exit.succeed("fine"))
+      expect(failedDone.state).toBe("FAILURE")
+      expect(failedDone.exit !== undefined && Exit.isFailure(failedDone.exit)).toBe(true)
+      expect(Exit.isFailure(failedDone.exit!) && Cause.hasFails(failedDone.exit.cause)).toBe(true)
+      expect(yield* Effect.flip(tm.join(failed))).toBe("boom")
+      expect(diedDone.state).toBe("FAILURE")
+      expect(Exit.isFailure(diedDone.exit!) && Cause.hasDies(diedDone.exit.cause)).toBe(true)
+      expect(interruptedDone.state).toBe("REVOKED")
+      expect(interruptedDone.revocation).toBeUndefined()
+      for (const t of [okDone, failedDone, diedDone, interruptedDone]) expect(t.finishedAt).toBeDefined()
+    }).pipe(withManager()))
+
+  it.effect("a finalizer that dies during a revoke still gives REVOKED (Interrupt and Die in the cause)", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const task = yield* tm.submit(Effect.never.pipe(Effect.ensuring(Effect.die("finalizer broke"))))
+      const done = yield* tm.revoke(task.id)
+      expect(done.state).toBe("REVOKED")
+      expect(Exit.isFailure(done.exit!) && Cause.hasDies(done.exit.cause) && Cause.hasInterrupts(done.exit.cause))
+        .toBe(true)
+    }).pipe(withManager()))
+
+  it.effect("between a revoke and the end of its finalizers a task stays RUNNING with revocation set", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const events = yield* collectEvents(tm)
+      const task = yield* tm.submit(Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 second"))))
+      const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* settle()
+      const stopping = yield* tm.get(task.id)
+      expect(stopping.state).toBe("RUNNING")
+      expect(stopping.revocation).toEqual({ reason: "user", graceful: true })
+      expect(stopping.finishedAt).toBeUndefined()
+      expect((yield* tm.active).map((t) => t.id)).toEqual([task.id])
+      yield* TestClock.adjust("999 millis")
+      expect((yield* tm.get(task.id)).state).toBe("RUNNING")
+      expect(revoking.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      const done = yield* Fiber.join(revoking)
+      expect(done.state).toBe("REVOKED")
+      expect(done.finishedAt).toBe(1000)
+      yield* tm.shutdown
+      expect(tagsOf(yield* Fiber.join(events), task.id)).toEqual([
+        "TaskSubmitted:RUNNING",
+        "TaskStarted",
+        "TaskRevoking",
+        "TaskFinished:REVOKED"
+      ])
+    }).pipe(withManager()))
+
+  it.effect("a terminal task keeps its state: later revokes and awaits return the same record", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const task = yield* tm.submit(Effect.fail("nope"))
+      const first = yield* tm.await(task.id)
+      const again = yield* tm.revoke(task.id)
+      const forced = yield* tm.revoke(task.id, { graceful: false })
+      expect(again).toBe(first)
+      expect(forced).toBe(first)
+      expect(yield* tm.get(task.id)).toBe(first)
+      expect(first.state).toBe("FAILURE")
+      expect(first.revocation).toBeUndefined()
+    }).pipe(withManager()))
+})
+
+describe("rule 10: CurrentTask and fibers forked inside a task", () => {
+  it.effect("yield* CurrentTask gives the task's id, in the task and in fibers it forks", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      yield* tm.submit(Effect.void)
+      const task = yield* tm.submit(
+        Effect.gen(function*() {
+          const own = yield* CurrentTask
+          const inChild = yield* Fiber.join(
+            yield* Effect.forkChild(Effect.gen(function*() {
+              return yield* CurrentTask
+            }))
+          )
+          return [own, inChild] as const
+        })
+      )
+      expect(yield* tm.join(task)).toEqual([2, 2])
+    }).pipe(withManager()))
+
+  it.effect("revoking a task interrupts the fibers it forked, and it becomes terminal only after them", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const log: Array<string> = []
+      const child = (name: string) =>
+        Effect.never.pipe(
+          Effect.onInterrupt(() =>
+            Effect.sleep("100 millis").pipe(Effect.andThen(Effect.sync(() => log.push(`${name} stopped`))))
+          )
+        )
+      const started = yield* Deferred.make<void>()
+      const task = yield* tm.submit(
+        Effect.gen(function*() {
+          yield* Effect.forkChild(child("forkChild"), { startImmediately: true })
+          yield* Effect.forkScoped(child("forkScoped"), { startImmediately: true })
+          yield* Deferred.succeed(started, undefined)
+          return yield* Effect.never
+        })
+      )
+      yield* Deferred.await(started)
+      const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* settle()
+      expect((yield* tm.get(task.id)).state).toBe("RUNNING")
+      // The task's scope closes first (the forkScoped fiber stops), then its child fibers are interrupted.
+      yield* TestClock.adjust("100 millis")
+      expect(log).toEqual(["forkScoped stopped"])
+      expect((yield* tm.get(task.id)).state).toBe("RUNNING")
+      yield* TestClock.adjust("100 millis")
+      const done = yield* Fiber.join(revoking)
+      expect(done.state).toBe("REVOKED")
+      expect(log.toSorted()).toEqual(["forkChild stopped", "forkScoped stopped"])
+    }).pipe(withManager()))
+
+  it.effect("a submitted effect that needs Scope gets the task's own scope", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const log: Array<string> = []
+      const task = yield* tm.submit(
+        Effect.acquireRelease(Effect.sync(() => log.push("acquired")), () => Effect.sync(() => log.push("released")))
+      )
+      yield* tm.await(task.id)
+      expect(log).toEqual(["acquired", "released"])
+    }).pipe(withManager()))
+})
+
+describe("join, run, get and await", () => {
+  it.effect("join gives the typed value or error, and TaskRevoked with the reason for a revoked task", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const ok = yield* tm.submit(Effect.succeed(1))
+      const bad = yield* tm.submit(Effect.fail({ code: 7 }))
+      const hang = yield* tm.submit(Effect.never)
+      expect(yield* tm.join(ok)).toBe(1)
+      expect(yield* Effect.flip(tm.join(bad))).toEqual({ code: 7 })
+      yield* tm.revoke(hang.id)
+      const err = yield* Effect.flip(tm.join(hang))
+      expect(err).toBeInstanceOf(TaskRevoked)
+      expect(err).toMatchObject({ id: hang.id, reason: "user" })
+    }).pipe(withManager()))
+
+  it.effect("run submits and joins", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      expect(yield* tm.run(Effect.succeed("done"), { name: "quick" })).toBe("done")
+      expect(yield* Effect.flip(tm.run(Effect.fail("bad")))).toBe("bad")
+      const [record] = yield* tm.list
+      expect(record?.name).toBe("quick")
+      expect(record?.state).toBe("SUCCESS")
+    }).pipe(withManager()))
+
+  it.effect("interrupting the caller of run revokes the task and waits until it has stopped", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      let stopped = false
+      const caller = yield* tm.run(
+        Effect.never.pipe(
+          Effect.onInterrupt(() => Effect.sleep("1 second").pipe(Effect.andThen(Effect.sync(() => (stopped = true)))))
+        )
+      ).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* settle()
+      expect((yield* tm.active).length).toBe(1)
+      const interrupting = yield* Fiber.interrupt(caller).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* settle()
+      expect(interrupting.pollUnsafe()).toBeUndefined()
+      const stopping = yield* tm.get(1)
+      expect(stopping.state).toBe("RUNNING")
+      expect(stopping.revocation).toEqual({ reason: "user", graceful: true })
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(interrupting)
+      expect(stopped).toBe(true)
+      expect((yield* tm.get(1)).state).toBe("REVOKED")
+    }).pipe(withManager()))
+
+  it.effect("get and await of an unknown id fail with TaskNotFound", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const missing = yield* Effect.flip(tm.get(99))
+      expect(missing).toBeInstanceOf(TaskNotFound)
+      expect(missing.id).toBe(99)
+      expect(yield* Effect.flip(tm.await(99))).toBeInstanceOf(TaskNotFound)
+      expect(yield* Effect.flip(tm.output(99))).toBeInstanceOf(TaskNotFound)
+    }).pipe(withManager()))
+
+  it.effect("await waits for the terminal record", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const task = yield* tm.submit(Effect.sleep("5 seconds").pipe(Effect.as("slept")))
+      const waiting = yield* tm.await(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* TestClock.adjust("4 seconds")
+      expect(waiting.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 second")
+      const done = yield* Fiber.join(waiting)
+      expect(done.state).toBe("SUCCESS")
+      expect(done.startedAt).toBe(0)
+      expect(done.finishedAt).toBe(5000)
+    }).pipe(withManager()))
+
+  it.effect("ids strictly increase from 1 and are never reused", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const ids: Array<number> = []
+      for (let i = 0; i < 20; i++) ids.push((yield* tm.submit(i % 2 === 0 ? Effect.void : Effect.fail(i))).id)
+      expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+      yield* tm.shutdown
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+    }).pipe(withManager({ retain: 3 })))
+
+  it.effect("a stream consumer sees a task's whole life (smoke)", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const events = yield* tm.subscribe
+      const collected = yield* Stream.runCollect(events).pipe(Effect.forkChild({ startImmediately: true }))
+      const ok = yield* tm.submit(Effect.succeed(42))
+      expect(yield* tm.join(ok)).toBe(42)
+      const hang = yield* tm.submit(Effect.never, { name: "hang" })
+      expect((yield* tm.revoke(hang.id)).state).toBe("REVOKED")
+      yield* tm.shutdown
+      const all = yield* Fiber.join(collected)
+      expect(all.map((e) => e._tag)).toEqual([
+        "TaskSubmitted",
+        "TaskStarted",
+        "TaskFinished",
+        "TaskSubmitted",
+        "TaskStarted",
+        "TaskRevoking",
+        "TaskFinished"
+      ])
+    }).pipe(withManager()))
+})
