@@ -27,11 +27,25 @@ import type { FileSystem } from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import type { Path } from "effect/Path"
 import type { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import * as Guardian from "./Guardian.js"
 import * as TaskProcesses from "./TaskProcesses.js"
 import * as TaskSpawner from "./TaskSpawner.js"
 
 /** Core's settings (`grace`, `outputTail`, `retain`, `concurrency`, ...) plus the process settings. */
-export interface NodeTaskManagerConfig extends TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {}
+export interface NodeTaskManagerConfig extends TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {
+  /**
+   * Start a guardian process that kills what the tasks still own if this process dies without shutting the
+   * manager down (SIGKILL, OOM, crash, `process.exit`). Default `false`. See `Guardian`.
+   */
+  readonly guardian?: boolean | undefined
+  /**
+   * Record the identities of live task processes in `stateDirectory`, and kill the leftovers of dead
+   * instances when the manager starts. Default: same as `guardian`. See `Journal`.
+   */
+  readonly journal?: boolean | undefined
+  /** Where journals live. Default `$XDG_STATE_HOME/effect-tasks`, else `~/.local/state/effect-tasks`. */
+  readonly stateDirectory?: string | undefined
+}
 
 /** What the Node layer provides. */
 export type NodeTaskManagerServices = TaskManager | ChildProcessSpawner | FileSystem | Path
@@ -43,7 +57,10 @@ export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeT
     Layer.provide(NodeChildProcessSpawner.layer),
     Layer.provide(platform)
   )
-  return Layer.mergeAll(TaskManager.layerWith(config), spawner, platform)
+  const manager = Layer.mergeAll(TaskManager.layerWith(config), spawner, platform)
+  if (config.guardian !== true && config.journal !== true) return manager
+  // Built before the manager and released after it: the guardian outlives the manager's own shutdown.
+  return manager.pipe(Layer.provideMerge(Guardian.layer(config)))
 }
 
 /** A Node task manager with default settings (grace 5 s, 64 KiB output tail per stream, 1000 finished tasks kept). */

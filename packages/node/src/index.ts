@@ -3,6 +3,10 @@
  *
  * @since 0.1.0
  */
+export * as Guardian from "./Guardian.js"
+export * as HostSignals from "./HostSignals.js"
+export * as Journal from "./Journal.js"
+export * as Leftovers from "./Leftovers.js"
 export * as NodeTaskManager from "./NodeTaskManager.js"
 export * as OutputTee from "./OutputTee.js"
 export * as ProcessIdentity from "./ProcessIdentity.js"

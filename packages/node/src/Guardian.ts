@@ -1,0 +1,277 @@
+/**
+ * No orphans even when the host dies: a guardian process per manager, and a journal for what the guardian
+ * cannot cover.
+ *
+ * Finalizers only run while the host lives to run them. When the process that owns a manager dies without them
+ * (SIGKILL, the OOM killer, a crash, `process.exit()` deep in a library, a closed terminal), the detached
+ * process groups its tasks started would run on for ever. The guardian prevents that: a small `node` process
+ * started once per manager, in a session of its own, whose stdin is a pipe from the host. The host tells it,
+ * one JSON line each and without waiting, about every process a task starts and every tree that has been
+ * cleaned up (through `TaskProcesses.ProcessObserver`). When the host dies, however it dies, the kernel closes
+ * the pipe; the guardian then kills every tree the host's tasks still own (same discovery and identity checks
+ * as revoke: SIGTERM, a short grace, SIGKILL) and exits. After a normal shutdown nothing is owned any more, so
+ * closing the pipe just makes it exit.
+ *
+ * The journal (see `Journal`) records the same lines in the state directory, so that the next manager, or
+ * `tasks reap`, can kill what was left when the guardian died too.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import * as Journal from "./Journal.js"
+import { COOKIE_VARIABLE, encodeCleaned, encodeStarted } from "./Leftovers.js"
+import { readIdentity } from "./ProcessIdentity.js"
+import { ProcessObserver, type ProcessObserverShape } from "./TaskProcesses.js"
+
+/**
+ * The built guardian entry point this module would start, or `undefined` if it is not there. From `dist/` it is
+ * the sibling `guardian-main.js`; when this module runs from `src/` (tests through an alias) it is
+ * `../dist/guardian-main.js`, so the package must have been built.
+ *
+ * @since 0.1.0
+ */
+export const defaultEntry = (): string | undefined => {
+  const relative = import.meta.url.endsWith(".ts") ? "../dist/guardian-main.js" : "./guardian-main.js"
+  const path = fileURLToPath(new URL(relative, import.meta.url))
+  return existsSync(path) ? path : undefined
+}
+
+/**
+ * How to start a guardian.
+ *
+ * - `grace`: what the guardian gives SIGTERM before SIGKILL when it cleans up after a dead host (default 1 s).
+ * - `entry`: the guardian script (default `defaultEntry()`); it is run with `process.execPath`.
+ * - `journal`: a journal file the guardian removes once it has cleaned up after a dead host.
+ * - `onLost`: called once if the guardian exits (or cannot be started) while the host still needs it.
+ *
+ * @since 0.1.0
+ */
+export interface GuardianOptions {
+  readonly grace?: Duration.Input | undefined
+  readonly entry?: string | undefined
+  readonly journal?: string | undefined
+  readonly onLost?: ((reason: string) => void) | undefined
+}
+
+/**
+ * A guardian could not be started (no built entry, or `spawn` failed).
+ *
+ * @since 0.1.0
+ */
+export class GuardianUnavailable extends Schema.TaggedError<GuardianUnavailable>()("GuardianUnavailable", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `guardian unavailable: ${this.reason}`
+  }
+}
+
+/**
+ * A running guardian. `send` writes one encoded record to the pipe without waiting (never throws; a no-op once
+ * the guardian is gone); `alive` tells whether it still runs; `close` ends the pipe and waits (at most 2 s) for
+ * the guardian to exit. `start` closes it when its scope closes.
+ *
+ * @since 0.1.0
+ */
+export interface Guardian {
+  readonly pid: number
+  readonly send: (line: string) => void
+  readonly alive: () => boolean
+  readonly close: Effect.Effect<void>
+}
+
+const guardianEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, ELECTRON_RUN_AS_NODE: "1" }
+  // Not a task process: it must not carry a task's cookie (or it would be found, and killed, as one).
+  delete env[COOKIE_VARIABLE]
+  // Loaders and flags meant for the host only slow the guardian down.
+  delete env.NODE_OPTIONS
+  return env
+}
+
+/**
+ * Starts a guardian for this process and returns it; the guardian is closed (pipe ended, exit awaited) when
+ * the scope closes. The child is `unref`ed: it never keeps the host alive.
+ *
+ * @since 0.1.0
+ */
+export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, GuardianUnavailable, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const entry = options.entry ?? defaultEntry()
+      if (entry === undefined) {
+        return Effect.fail(
+          new GuardianUnavailable({ reason: "guardian-main.js not found (is @effect-tasks/node built?)" })
+        )
+      }
+      const host = readIdentity(process.pid) ?? { pid: process.pid, startTime: -1 }
+      const config = {
+        host,
+        grace: Math.max(0, Duration.toMillis(Duration.fromInputUnsafe(options.grace ?? "1 second"))),
+        journal: options.journal
+      }
+      let child: ChildProcess
+      try {
+        child = spawn(process.execPath, [entry, JSON.stringify(config)], {
+          detached: true,
+          stdio: ["pipe", "ignore", "ignore"],
+          env: guardianEnv()
+        })
+      } catch (error) {
+        return Effect.fail(new GuardianUnavailable({ reason: String(error) }))
+      }
+      const stdin = child.stdin
+      if (child.pid === undefined || stdin === null) {
+        child.on("error", () => {})
+        return Effect.fail(new GuardianUnavailable({ reason: "spawn failed" }))
+      }
+      let exited = false
+      let closing = false
+      const exit = Deferred.makeUnsafe<void>()
+      const lost = (reason: string) => {
+        if (!closing) options.onLost?.(reason)
+      }
+      child.on("error", (error) => {
+        exited = true
+        lost(`guardian failed: ${error.message}`)
+        Deferred.doneUnsafe(exit, Effect.void)
+      })
+      child.on("exit", (code, signal) => {
+        exited = true
+        lost(`guardian exited (${signal ?? `code ${code}`})`)
+        Deferred.doneUnsafe(exit, Effect.void)
+      })
+      stdin.on("error", () => {}) // EPIPE after the guardian died: reported through "exit"
+      child.unref()
+      ;(stdin as unknown as { unref?: () => void }).unref?.()
+      const guardian: Guardian = {
+        pid: child.pid,
+        send: (line) => {
+          if (!exited && !closing) stdin.write(line)
+        },
+        alive: () => !exited,
+        close: Effect.suspend(() => {
+          if (!closing) {
+            closing = true
+            stdin.end()
+          }
+          return Deferred.await(exit).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
+        })
+      }
+      return Effect.succeed(guardian)
+    }),
+    (guardian) => guardian.close
+  )
+
+/**
+ * What to do when the host dies: `guardian` starts a guardian process; `journal` (default: same as
+ * `guardian`) records live processes in `stateDirectory` and reaps dead instances' leftovers at start;
+ * `stateDirectory` defaults to `Journal.defaultStateDirectory()`; `grace` is the manager's grace, of which the
+ * guardian and the reaper use at most one second.
+ *
+ * @since 0.1.0
+ */
+export interface HostDeathConfig {
+  readonly guardian?: boolean | undefined
+  readonly journal?: boolean | undefined
+  readonly stateDirectory?: string | undefined
+  readonly grace?: Duration.Input | undefined
+}
+
+const cappedGrace = (grace: Duration.Input | undefined): number =>
+  Math.min(1_000, Math.max(0, Duration.toMillis(Duration.fromInputUnsafe(grace ?? "5 seconds"))))
+
+/**
+ * Provides a `TaskProcesses.ProcessObserver` that feeds a guardian and a journal, as configured. Building it
+ * reaps the leftovers of dead instances (journal on), opens this instance's journal and starts the guardian;
+ * each that fails is reported once with `Effect.logWarning` and the rest keeps working. Closing it (after the
+ * manager that depends on it has shut down) ends the guardian and removes the journal if nothing is left.
+ *
+ * @since 0.1.0
+ */
+export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
+  Layer.effect(
+    ProcessObserver,
+    Effect.gen(function*() {
+      const grace = cappedGrace(config.grace)
+      const useGuardian = config.guardian === true
+      const useJournal = config.journal ?? useGuardian
+      const defaultObserver: ProcessObserverShape = yield* ProcessObserver
+      if (!useGuardian && !useJournal) return defaultObserver
+      const stateDirectory = config.stateDirectory ?? Journal.defaultStateDirectory()
+
+      let journal: Journal.JournalWriter | undefined
+      if (useJournal) {
+        const report = yield* Journal.reap(stateDirectory, { grace })
+        const found = report.journals.reduce((n, journal) => n + journal.found.length, 0)
+        if (found > 0) {
+          yield* Effect.logWarning(
+            `effect-tasks: killed ${found} leftover process(es) of dead task manager instance(s)`
+          ).pipe(Effect.annotateLogs({ stateDirectory }))
+        }
+        const warned = Deferred.makeUnsafe<string>()
+        yield* Effect.forkScoped(Deferred.await(warned).pipe(Effect.flatMap((message) => Effect.logWarning(message))), {
+          startImmediately: true
+        })
+        try {
+          journal = Journal.open(stateDirectory, {
+            onError: (error) =>
+              Deferred.doneUnsafe(warned, Effect.succeed(`effect-tasks: journal write failed, journal off: ${error}`))
+          })
+          const opened = journal
+          yield* Effect.addFinalizer(() => Effect.sync(() => opened.close()))
+        } catch (error) {
+          yield* Effect.logWarning(`effect-tasks: cannot open a journal in ${stateDirectory}: ${error}`)
+        }
+      }
+
+      let guardian: Guardian | undefined
+      if (useGuardian) {
+        const lost = Deferred.makeUnsafe<string>()
+        yield* Effect.forkScoped(Deferred.await(lost).pipe(Effect.flatMap((message) => Effect.logWarning(message))), {
+          startImmediately: true
+        })
+        const started = yield* start({
+          grace,
+          journal: journal?.file,
+          onLost: (reason) =>
+            Deferred.doneUnsafe(
+              lost,
+              Effect.succeed(`effect-tasks: ${reason}; processes will be orphaned if this process dies`)
+            )
+        }).pipe(Effect.result)
+        if (Result.isSuccess(started)) guardian = started.success
+        else {
+          yield* Effect.logWarning(
+            `effect-tasks: ${started.failure.message}; processes will be orphaned if this process dies`
+          )
+        }
+      }
+
+      if (guardian === undefined && journal === undefined) return defaultObserver
+      const pipe = guardian
+      const file = journal
+      const observer: ProcessObserverShape = {
+        started: (identity, cookie) => {
+          const line = encodeStarted(identity, cookie)
+          pipe?.send(line)
+          file?.started(identity, cookie, line)
+        },
+        cleaned: (cookie) => {
+          const line = encodeCleaned(cookie)
+          pipe?.send(line)
+          file?.cleaned(cookie, line)
+        }
+      }
+      return observer
+    })
+  )

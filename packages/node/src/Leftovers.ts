@@ -1,0 +1,297 @@
+/**
+ * What a host leaves behind, and how to kill it without the host: the records a manager emits as its tasks'
+ * processes start and are cleaned up, the set of trees still live after replaying them, and a kill loop over
+ * many trees at once.
+ *
+ * The guardian (a separate process that must start fast and stay small) and the journal reaper both use this
+ * module, so it deliberately imports no Effect code: only `node:` built-ins and the Effect-free discovery and
+ * identity modules. Discovery is `discoverTree` (roots, groups, sessions, `ppid`, environment cookie) and every
+ * signal goes through the identity-checked `signalIfSame` / `signalGroupIfSame`, exactly as in `TreeKill`: a pid
+ * that now belongs to another process (different start time) is never signalled.
+ *
+ * @since 0.1.0
+ */
+import {
+  hasProcFs,
+  identityKey,
+  isAlive,
+  type ProcessIdentity,
+  signalGroupIfSame,
+  signalIfSame
+} from "./ProcessIdentity.js"
+import { readEnvironCookie, readProcessTable } from "./ProcessTable.js"
+import { currentCaller, discoverTree, type TreeMember, type TreeSpec } from "./ProcessTree.js"
+
+/**
+ * The environment variable every task process carries (same value as `TaskProcesses.COOKIE_VARIABLE`; repeated
+ * here so that the guardian does not load `TaskProcesses` and, through it, Effect).
+ *
+ * @since 0.1.0
+ */
+export const COOKIE_VARIABLE = "EFFECT_TASKS_COOKIE"
+
+/**
+ * One line of the host-to-guardian pipe and of a journal: a process a task started (its identity and the cookie
+ * prefix its descendants carry), or a cookie prefix whose trees have been cleaned up (every record whose cookie
+ * starts with it is done).
+ *
+ * @since 0.1.0
+ */
+export type LeftoverRecord =
+  | { readonly type: "started"; readonly pid: number; readonly startTime: number; readonly cookie: string }
+  | { readonly type: "cleaned"; readonly cookie: string }
+
+/**
+ * Encodes a `started` record as one line of JSON (with the trailing newline).
+ *
+ * @since 0.1.0
+ */
+export const encodeStarted = (identity: ProcessIdentity, cookie: string): string =>
+  `{"type":"started","pid":${identity.pid},"startTime":${identity.startTime},"cookie":${JSON.stringify(cookie)}}\n`
+
+/**
+ * Encodes a `cleaned` record as one line of JSON (with the trailing newline).
+ *
+ * @since 0.1.0
+ */
+export const encodeCleaned = (cookie: string): string => `{"type":"cleaned","cookie":${JSON.stringify(cookie)}}\n`
+
+/**
+ * Decodes one line; anything that is not a well-formed record (a torn last line, garbage) gives `undefined`.
+ *
+ * @since 0.1.0
+ */
+export const decode = (line: string): LeftoverRecord | undefined => {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== "object" || value === null) return undefined
+  const record = value as Record<string, unknown>
+  if (typeof record.cookie !== "string" || record.cookie.length === 0) return undefined
+  if (record.type === "cleaned") return { type: "cleaned", cookie: record.cookie }
+  if (
+    record.type === "started" && typeof record.pid === "number" && Number.isInteger(record.pid) &&
+    typeof record.startTime === "number" && Number.isFinite(record.startTime)
+  ) {
+    return { type: "started", pid: record.pid, startTime: record.startTime, cookie: record.cookie }
+  }
+  return undefined
+}
+
+/**
+ * The trees a host still owns: cookie prefix -> the root processes started under it (a spawn has one root; a
+ * task prefix collects every process attached by pid). Built by replaying records in order.
+ *
+ * @since 0.1.0
+ */
+export class LiveSet {
+  private readonly trees = new Map<string, Array<ProcessIdentity>>()
+
+  /** Applies one record: `started` adds a root, `cleaned` drops every tree whose cookie starts with it. */
+  apply(record: LeftoverRecord): void {
+    if (record.type === "started") {
+      const roots = this.trees.get(record.cookie)
+      const identity = { pid: record.pid, startTime: record.startTime }
+      if (roots === undefined) this.trees.set(record.cookie, [identity])
+      else roots.push(identity)
+      return
+    }
+    this.trees.delete(record.cookie)
+    for (const cookie of this.trees.keys()) if (cookie.startsWith(record.cookie)) this.trees.delete(cookie)
+  }
+
+  /** Number of trees (cookies) still live. */
+  get size(): number {
+    return this.trees.size
+  }
+
+  /** Every live tree: its cookie prefix and roots. */
+  entries(): Array<{ readonly cookie: string; readonly roots: ReadonlyArray<ProcessIdentity> }> {
+    return Array.from(this.trees, ([cookie, roots]) => ({ cookie, roots }))
+  }
+
+  /** Every live tree as a discovery spec (see `specFor`). */
+  specs(): Array<TreeSpec> {
+    return this.entries().map(({ cookie, roots }) => specFor(cookie, roots))
+  }
+}
+
+/**
+ * The discovery spec for one recorded tree: its roots by identity plus, where `/proc` exists, its cookie prefix.
+ * A descendant carrying the cookie started no earlier than the earliest root, which bounds the environment
+ * reads. Without `/proc` there is no cookie to read, so the spec omits it and discovery follows the dead roots'
+ * groups instead.
+ *
+ * @since 0.1.0
+ */
+export const specFor = (cookie: string, roots: ReadonlyArray<ProcessIdentity>): TreeSpec => {
+  let minStartTime = Number.POSITIVE_INFINITY
+  for (const root of roots) minStartTime = Math.min(minStartTime, root.startTime)
+  if (!Number.isFinite(minStartTime) || minStartTime < 0) minStartTime = 0
+  return {
+    roots: roots.filter((root) => root.startTime >= 0),
+    cookie: hasProcFs ? { name: COOKIE_VARIABLE, prefix: cookie } : undefined,
+    minStartTime
+  }
+}
+
+/**
+ * How to kill leftovers: `grace` in milliseconds between SIGTERM and SIGKILL (0: SIGKILL at once),
+ * `pollInterval` between scans (default 10 ms), and `killTimeout`, how long to keep sending SIGKILL before
+ * giving up and reporting survivors (default 5 seconds). `dryRun` discovers once and signals nothing.
+ *
+ * @since 0.1.0
+ */
+export interface KillLeftoversOptions {
+  readonly grace: number
+  readonly pollInterval?: number | undefined
+  readonly killTimeout?: number | undefined
+  readonly dryRun?: boolean | undefined
+}
+
+/**
+ * A process found by `killLeftovers`: where and how it was found, and the index of the spec that found it.
+ *
+ * @since 0.1.0
+ */
+export interface FoundProcess extends TreeMember {
+  readonly spec: number
+}
+
+/**
+ * What `killLeftovers` did: every distinct process it found (and, unless a dry run, signalled), whether a
+ * graceful kill had to escalate to SIGKILL, what was still alive when it gave up (empty unless `killTimeout`
+ * elapsed) and how long it took.
+ *
+ * @since 0.1.0
+ */
+export interface KillLeftoversSummary {
+  readonly found: ReadonlyArray<FoundProcess>
+  readonly escalated: boolean
+  readonly survivors: ReadonlyArray<ProcessIdentity>
+  readonly durationMillis: number
+}
+
+const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+/**
+ * Kills every tree in `specs` and resolves when nothing of them is alive (zombies count as dead).
+ *
+ * Each poll takes one process-table snapshot and runs `discoverTree` for every spec over it (a process's cookie
+ * is read at most once per poll, however many specs there are), signals each root's process group while a
+ * verified member is still in it, and signals every member through `signalIfSame`. SIGTERM goes to a process at
+ * most once; when `grace` has elapsed, SIGKILL goes to everything still alive, on every poll. Processes found in
+ * an earlier poll stay targets while their identity is alive, even if discovery loses them.
+ *
+ * Never rejects: a failing scan counts as an empty one.
+ *
+ * @since 0.1.0
+ */
+export const killLeftovers = async (
+  specs: ReadonlyArray<TreeSpec>,
+  options: KillLeftoversOptions
+): Promise<KillLeftoversSummary> => {
+  const started = Date.now()
+  const grace = Math.max(0, options.grace)
+  const pollInterval = Math.max(1, options.pollInterval ?? 10)
+  const killTimeout = Math.max(0, options.killTimeout ?? 5_000)
+  const found = new Map<string, FoundProcess>()
+  // Everything signalled so far (a process is SIGTERMed at most once; SIGKILL is repeated every poll).
+  const tracked = new Map<string, ProcessIdentity>()
+  const termedGroups = new Set<number>()
+  let signal: "SIGTERM" | "SIGKILL" = grace > 0 ? "SIGTERM" : "SIGKILL"
+  let escalated = false
+  let killStarted = started
+
+  const scan = (): { members: Map<string, FoundProcess>; groups: Map<number, Array<FoundProcess>> } => {
+    const members = new Map<string, FoundProcess>()
+    const groups = new Map<number, Array<FoundProcess>>()
+    if (specs.length === 0) return { members, groups }
+    const table = readProcessTable()
+    const caller = currentCaller(table)
+    const cookies = new Map<string, string | undefined>()
+    const readCookie = (pid: number, name: string) => {
+      const key = `${pid}\0${name}`
+      if (cookies.has(key)) return cookies.get(key)
+      const value = readEnvironCookie(pid, name)
+      cookies.set(key, value)
+      return value
+    }
+    specs.forEach((spec, index) => {
+      const rootPids = new Set(spec.roots.map((root) => root.pid))
+      for (const member of discoverTree(table, spec, { caller, readCookie })) {
+        const key = identityKey(member)
+        const entry = members.get(key) ?? { ...member, spec: index }
+        members.set(key, entry)
+        if (!found.has(key)) found.set(key, entry)
+        if (rootPids.has(member.pgid)) {
+          const list = groups.get(member.pgid)
+          if (list === undefined) groups.set(member.pgid, [entry])
+          else if (!list.includes(entry)) list.push(entry)
+        }
+      }
+    })
+    return { members, groups }
+  }
+
+  const summary = (survivors: ReadonlyArray<ProcessIdentity>): KillLeftoversSummary => ({
+    found: [...found.values()],
+    escalated,
+    survivors,
+    durationMillis: Date.now() - started
+  })
+
+  if (options.dryRun === true) {
+    try {
+      scan()
+    } catch {
+      // nothing found
+    }
+    return summary([])
+  }
+
+  while (true) {
+    let scanned: ReturnType<typeof scan>
+    try {
+      scanned = scan()
+    } catch {
+      scanned = { members: new Map(), groups: new Map() }
+    }
+    const targets = new Map<string, ProcessIdentity>(scanned.members)
+    for (const [key, identity] of tracked) {
+      if (!targets.has(key) && isAlive(identity)) targets.set(key, identity)
+    }
+    if (targets.size === 0) return summary([])
+    const now = Date.now()
+    if (signal === "SIGTERM" && now - started >= grace) {
+      signal = "SIGKILL"
+      escalated = true
+      killStarted = now
+    }
+    if (signal === "SIGKILL" && now - killStarted >= killTimeout) {
+      return summary([...targets.values()].map(({ pid, startTime }) => ({ pid, startTime })))
+    }
+    const mark = (identity: ProcessIdentity) => {
+      const key = identityKey(identity)
+      if (!tracked.has(key)) tracked.set(key, { pid: identity.pid, startTime: identity.startTime })
+    }
+    for (const [pgid, inGroup] of scanned.groups) {
+      if (signal === "SIGTERM" && termedGroups.has(pgid)) continue
+      const witness = inGroup[0]
+      if (witness === undefined || !signalGroupIfSame(pgid, witness, signal)) continue
+      if (signal === "SIGTERM") termedGroups.add(pgid)
+      for (const member of inGroup) mark(member)
+    }
+    for (const [key, target] of targets) {
+      if (signal === "SIGTERM" && tracked.has(key)) continue
+      if (signalIfSame(target, signal)) mark(target)
+    }
+    const wait = signal === "SIGTERM"
+      ? Math.max(1, Math.min(pollInterval, started + grace - Date.now()))
+      : pollInterval
+    await sleep(wait)
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The guardian process: `node guardian-main.js '<config JSON>'`, started by `Guardian.start` (one per manager),
+ * detached into a session of its own, with a pipe on stdin and nothing else.
+ *
+ * It replays the host's line-delimited records (`started` / `cleaned`) into the set of trees the host still owns.
+ * When the pipe closes (the host closed it after its manager shut down, or the kernel closed it because the host
+ * died, however it died) or the host is seen dead, it kills every tree still owned (SIGTERM, `grace`, SIGKILL,
+ * with the identity checks of `Leftovers.killLeftovers`), deletes the host's journal if the host is dead and
+ * nothing survived, and exits. After a normal shutdown nothing is owned, so it just exits.
+ *
+ * Only `node:` built-ins and the Effect-free process modules are loaded, so it starts in tens of milliseconds
+ * and stays small while it waits.
+ *
+ * @since 0.1.0
+ */
+import { unlinkSync } from "node:fs"
+import { decode, killLeftovers, LiveSet } from "./Leftovers.js"
+import { isAlive, type ProcessIdentity } from "./ProcessIdentity.js"
+
+interface GuardianConfig {
+  readonly host: ProcessIdentity
+  readonly grace: number
+  readonly journal?: string | undefined
+  readonly hostPollInterval?: number | undefined
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as GuardianConfig
+const live = new LiveSet()
+let buffer = ""
+let finishing = false
+
+// Job-control signals never reach this session, but a stray one must not end the guardian early.
+process.on("SIGINT", () => {})
+process.on("SIGHUP", () => {})
+
+const drain = (final: boolean) => {
+  let newline = buffer.indexOf("\n")
+  while (newline >= 0) {
+    const record = decode(buffer.slice(0, newline))
+    if (record !== undefined) live.apply(record)
+    buffer = buffer.slice(newline + 1)
+    newline = buffer.indexOf("\n")
+  }
+  if (final && buffer.length > 0) {
+    const record = decode(buffer)
+    if (record !== undefined) live.apply(record)
+    buffer = ""
+  }
+}
+
+const finish = async () => {
+  if (finishing) return
+  finishing = true
+  drain(true)
+  const hostDead = config.host === undefined || !isAlive(config.host)
+  let survivors = 0
+  if (live.size > 0) {
+    const summary = await killLeftovers(live.specs(), { grace: config.grace ?? 1_000 })
+    survivors = summary.survivors.length
+  }
+  if (hostDead && survivors === 0 && config.journal !== undefined) {
+    try {
+      unlinkSync(config.journal)
+    } catch {
+      // already gone, or never created
+    }
+  }
+  process.exit(0)
+}
+
+process.stdin.setEncoding("utf8")
+process.stdin.on("data", (chunk: string) => {
+  buffer += chunk
+  drain(false)
+})
+process.stdin.on("end", () => void finish())
+process.stdin.on("close", () => void finish())
+process.stdin.on("error", () => void finish())
+
+// Belt and braces: should the pipe outlive the host (a descendant holding its end), notice the host's death.
+if (config.host !== undefined) {
+  setInterval(() => {
+    if (!isAlive(config.host)) void finish()
+  }, config.hostPollInterval ?? 1_000)
+}
