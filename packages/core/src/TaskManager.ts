@@ -418,6 +418,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     Effect.suspend(() => {
       const targets = Array.from(entries.values())
       const revocation = { reason, graceful: options?.graceful ?? true }
+      // QUEUED tasks first: stopping a running task can free its slot synchronously, and a queued
+      // task must not be started by that only to be revoked a moment later.
+      for (const entry of targets) if (entry.record.state === "QUEUED") requestRevokeUnsafe(entry, revocation)
       for (const entry of targets) requestRevokeUnsafe(entry, revocation)
       return Effect.forEach(targets, (entry) => Deferred.await(entry.completion), { concurrency: "unbounded" })
     })
