@@ -106,6 +106,53 @@ export const readEnvironCookie = (pid: number, name: string): string | undefined
 }
 
 /**
+ * A process-table snapshot shared by concurrent readers: the table, when it was taken (`performance.now()`,
+ * real time even under a test clock, because `/proc` changes in real time), and a cookie reader that reads
+ * each process's environment at most once per snapshot.
+ *
+ * @since 0.1.0
+ */
+export interface Snapshot {
+  readonly table: ProcessTable
+  readonly takenAt: number
+  readonly readCookie: (pid: number, name: string) => string | undefined
+}
+
+let latest: Snapshot | undefined
+
+/**
+ * Takes a fresh snapshot (see `readProcessTable`) and makes it the one `recentSnapshot` can share.
+ *
+ * @since 0.1.0
+ */
+export const takeSnapshot = (): Snapshot => {
+  const takenAt = performance.now()
+  const table = readProcessTable()
+  const cookies = new Map<string, string | undefined>()
+  const readCookie = (pid: number, name: string) => {
+    const key = `${pid}=${name}`
+    if (cookies.has(key)) return cookies.get(key)
+    const value = readEnvironCookie(pid, name)
+    cookies.set(key, value)
+    return value
+  }
+  const snapshot: Snapshot = { table, takenAt, readCookie }
+  latest = snapshot
+  return snapshot
+}
+
+/**
+ * The latest snapshot if it was taken at or after `notBefore` (a `performance.now()` reading), else a fresh
+ * one. Many kill loops polling at once (e.g. a shutdown of fifty tasks) then share one walk of `/proc` and
+ * one read of each environment per round instead of one each. A loop passes the time of its own last
+ * signal round, so it never judges liveness from a snapshot older than its own signals.
+ *
+ * @since 0.1.0
+ */
+export const recentSnapshot = (notBefore: number): Snapshot =>
+  latest !== undefined && latest.takenAt >= notBefore ? latest : takeSnapshot()
+
+/**
  * An environment variable every process of a task inherits: `name` (e.g. `EFFECT_TASKS_COOKIE`) whose value
  * starts with a per-task `prefix`. It survives `setsid`, double forks and reparenting to init, which no
  * parent/group relation does.

@@ -170,13 +170,7 @@ export const discoverTree = (
   }
 
   const cookie = spec.cookie !== undefined && spec.cookie.prefix.length > 0 ? spec.cookie : undefined
-  if (cookie !== undefined) {
-    const candidates = new Map<number, ProcessStat>()
-    for (const stat of table.values()) if (!excluded(stat) && !members.has(stat.pid)) candidates.set(stat.pid, stat)
-    for (const pid of processesWithCookie(candidates, cookie, spec.minStartTime, readCookie)) {
-      add(candidates.get(pid)!, "cookie")
-    }
-  } else {
+  if (cookie === undefined) {
     for (const root of spec.roots) {
       if (table.has(root.pid)) continue // live, zombie (handled above) or reused by another process
       for (const stat of byGroup.get(root.pid) ?? []) addByMembership(stat, "group", root.startTime)
@@ -184,13 +178,27 @@ export const discoverTree = (
     }
   }
 
-  for (let i = 0; i < queue.length; i++) {
-    const member = queue[i]!
-    for (const child of byParent.get(member.pid) ?? []) {
-      if (child.startTime >= member.startTime) add(child, "parent")
+  let expanded = 0
+  const expand = () => {
+    for (; expanded < queue.length; expanded++) {
+      const member = queue[expanded]!
+      for (const child of byParent.get(member.pid) ?? []) {
+        if (child.startTime >= member.startTime) add(child, "parent")
+      }
+      for (const stat of byGroup.get(member.pid) ?? []) addByMembership(stat, "group", member.startTime)
+      for (const stat of bySession.get(member.pid) ?? []) addByMembership(stat, "session", member.startTime)
     }
-    for (const stat of byGroup.get(member.pid) ?? []) addByMembership(stat, "group", member.startTime)
-    for (const stat of bySession.get(member.pid) ?? []) addByMembership(stat, "session", member.startTime)
+  }
+  expand()
+
+  if (cookie !== undefined) {
+    // Only processes the relations above did not reach have their environment read.
+    const candidates = new Map<number, ProcessStat>()
+    for (const stat of table.values()) if (!excluded(stat) && !members.has(stat.pid)) candidates.set(stat.pid, stat)
+    for (const pid of processesWithCookie(candidates, cookie, spec.minStartTime, readCookie)) {
+      add(candidates.get(pid)!, "cookie")
+    }
+    expand()
   }
 
   const live: Array<TreeMember> = []

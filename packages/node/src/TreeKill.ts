@@ -13,13 +13,14 @@
 import { Clock, Deferred, Duration, Effect, Fiber } from "effect"
 import {
   identityKey,
-  isAlive,
+  isDeadState,
   type ProcessIdentity,
   signalGroupIfSame,
   signalIfSame,
   startTimeNow
 } from "./ProcessIdentity.js"
-import { findTree, type TreeMember, type TreeSpec } from "./ProcessTree.js"
+import { recentSnapshot } from "./ProcessTable.js"
+import { discoverTree, type TreeMember, type TreeSpec } from "./ProcessTree.js"
 
 /**
  * How to kill a tree.
@@ -125,7 +126,8 @@ export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec,
     signal: "SIGTERM" | "SIGKILL",
     members: ReadonlyArray<TreeMember>,
     targets: ReadonlyMap<string, Target>
-  ) => {
+  ): boolean => {
+    let sent = false
     const coveredNow = new Set<string>()
     // Read on every round: the caller may add roots (processes spawned late) while the kill runs.
     for (const pgid of new Set(spec.roots.map((root) => root.pid))) {
@@ -135,6 +137,7 @@ export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec,
       if (witness === undefined) continue
       const tick = startTimeNow()
       if (!signalGroupIfSame(pgid, witness, signal)) continue
+      sent = true
       if (signal === "SIGTERM") groupTermTick.set(pgid, tick)
       for (const member of inGroup) {
         mark(member, signal)
@@ -151,8 +154,12 @@ export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec,
           continue
         }
       }
-      if (signalIfSame(target, signal)) mark(target, signal)
+      if (signalIfSame(target, signal)) {
+        mark(target, signal)
+        sent = true
+      }
     }
+    return sent
   }
 
   const summary = (now: number, survivors: ReadonlyArray<ProcessIdentity>): KillTreeSummary => {
@@ -166,13 +173,25 @@ export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec,
   let killStarted = started
   let delay = basePoll
 
+  // Real time (not the Effect clock): a shared process-table snapshot must be newer than this kill's start
+  // and than its last signal, so liveness is never judged from a table older than its own signals.
+  let lastSignalled = performance.now()
+
   const loop = Effect.gen(function*() {
+    // Let kills started together (e.g. a shutdown) all begin before the first walk of /proc, so that one
+    // walk serves them all.
+    yield* Effect.yieldNow
     while (true) {
-      const members = findTree(spec)
+      const snapshot = recentSnapshot(Math.max(lastSignalled, performance.now() - delay))
+      const members = discoverTree(snapshot.table, spec, { readCookie: snapshot.readCookie })
       const targets = new Map<string, Target>()
       for (const member of members) targets.set(identityKey(member), member)
       for (const [key, entry] of tracked) {
-        if (!targets.has(key) && isAlive(entry.identity)) targets.set(key, { ...entry.identity, pgid: -1 })
+        if (targets.has(key)) continue
+        const stat = snapshot.table.get(entry.identity.pid)
+        if (stat !== undefined && stat.startTime === entry.identity.startTime && !isDeadState(stat.state)) {
+          targets.set(key, { ...entry.identity, pgid: -1 })
+        }
       }
       const now = yield* Clock.currentTimeMillis
       if (targets.size === 0) return summary(now, [])
@@ -185,7 +204,7 @@ export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec,
       if (signal === "SIGKILL" && now - killStarted >= killTimeout) {
         return summary(now, [...targets.values()].map(({ pid, startTime }) => ({ pid, startTime })))
       }
-      signalRound(signal, members, targets)
+      if (signalRound(signal, members, targets)) lastSignalled = performance.now()
       if (signal === "SIGTERM") {
         const wait = Math.min(delay, Math.max(0, started + graceMillis - now))
         yield* forcedFiber === undefined ? Effect.sleep(wait) : Effect.raceFirst(Effect.sleep(wait), waitForForced)

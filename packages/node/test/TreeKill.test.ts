@@ -306,7 +306,7 @@ describe("killTree", () => {
       yield* awaitExit(root)
       const summary = yield* killAndCheck("already dead", prefix, specFor(prefix, [root]), graceful)
       expect(summary).toMatchObject({ signalled: 0, killed: 0, escalated: false })
-      expect(summary.durationMillis).toBeLessThan(100)
+      expect(summary.durationMillis).toBeLessThan(500)
       const empty = yield* killTree({ roots: [], cookie: undefined, minStartTime: 0 }, graceful)
       expect(empty.signalled).toBe(0)
     }))
