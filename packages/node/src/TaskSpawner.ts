@@ -140,6 +140,7 @@ export const make = (
         cookie: { name: TaskProcesses.COOKIE_VARIABLE, prefix: cookie } satisfies Cookie,
         minStartTime
       }
+      let killing = false
       // A revoke bounds every process of the task, even one that a stuck or uninterruptible piece of
       // code still waits on: SIGKILL once the grace has passed or the revoke is forced.
       yield* Effect.forkIn(
@@ -149,7 +150,8 @@ export const make = (
               ? Effect.void
               : Effect.raceFirst(Effect.sleep(task.grace), task.forced)
           )),
-          Effect.andThen(killTree(spec, { graceful: false, grace: 0 })),
+          // The spawn's own finalizer, once it runs, escalates on time by itself.
+          Effect.andThen(Effect.suspend(() => killing ? Effect.void : killTree(spec, { graceful: false, grace: 0 }))),
           Effect.ignore
         ),
         scope,
@@ -158,6 +160,7 @@ export const make = (
       yield* Scope.addFinalizer(
         scope,
         Effect.gen(function*() {
+          killing = true
           yield* TaskProcesses.killFor(task, spec)
           observer.cleaned(cookie)
           // Node reaps its own child at once; wait for that so the record shows the exit.
