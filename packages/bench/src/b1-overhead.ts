@@ -1,0 +1,109 @@
+/**
+ * B1 task overhead: submit and await 100k no-op tasks through `TaskManager`, against raw
+ * `Effect.forkDetach` + `Fiber.await`, `FiberSet.run`, and p-queue with plain promises.
+ */
+import { TaskManager } from "@effect-tasks/core"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import PQueue from "p-queue"
+import { atMost, type Benchmark, pick, row } from "./benchmark.js"
+import { measure, now, ratio } from "./harness.js"
+import { formatNumber, formatRatio } from "./report.js"
+
+export const TASKS = 100_000
+const TARGET = 1.5
+
+/** Submits `n` no-op tasks, then awaits each; returns the milliseconds of both phases. */
+export const taskManagerRound = (n: number) =>
+  Effect.gen(function*() {
+    const tm = yield* TaskManager
+    const start = now()
+    const tasks: Array<Effect.Success<ReturnType<typeof tm.submit<void>>>> = []
+    for (let i = 0; i < n; i++) tasks[i] = yield* tm.submit(Effect.void)
+    for (let i = 0; i < n; i++) yield* tm.join(tasks[i]!)
+    return now() - start
+  }).pipe(Effect.provide(TaskManager.layerWith({})))
+
+const forkDetachRound = (n: number) =>
+  Effect.gen(function*() {
+    const start = now()
+    const fibers: Array<Fiber.Fiber<void>> = []
+    for (let i = 0; i < n; i++) fibers[i] = yield* Effect.forkDetach(Effect.void)
+    for (let i = 0; i < n; i++) yield* Fiber.await(fibers[i]!)
+    return now() - start
+  })
+
+const fiberSetRound = (n: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const set = yield* FiberSet.make<void>()
+    const start = now()
+    const fibers: Array<Fiber.Fiber<void>> = []
+    for (let i = 0; i < n; i++) fibers[i] = yield* FiberSet.run(set, Effect.void)
+    for (let i = 0; i < n; i++) yield* Fiber.await(fibers[i]!)
+    return now() - start
+  }))
+
+const noop = async () => {}
+
+const pQueueRound = async (n: number) => {
+  const queue = new PQueue()
+  const start = now()
+  const promises: Array<Promise<void>> = []
+  for (let i = 0; i < n; i++) promises[i] = queue.add(noop)
+  await Promise.all(promises)
+  return now() - start
+}
+
+export const b1: Benchmark = {
+  id: "B1",
+  title: "task overhead",
+  run: async ({ log }) => {
+    const subjects = [
+      { label: "TaskManager submit + join", run: () => Effect.runPromise(taskManagerRound(TASKS)) },
+      { label: "FiberSet.run + Fiber.await", run: () => Effect.runPromise(fiberSetRound(TASKS)) },
+      { label: "Effect.forkDetach + Fiber.await", run: () => Effect.runPromise(forkDetachRound(TASKS)) },
+      { label: "p-queue + promises", run: () => pQueueRound(TASKS) }
+    ]
+    const series = await measure(subjects, {
+      warmup: 1,
+      repeats: 5,
+      onSample: (label, round, { value }) => log(`  ${label} #${round + 1}: ${formatNumber(value!)} ms`)
+    })
+    const [tm, fiberSet, forkDetach, pQueue] = [
+      pick(series, "TaskManager submit + join"),
+      pick(series, "FiberSet.run + Fiber.await"),
+      pick(series, "Effect.forkDetach + Fiber.await"),
+      pick(series, "p-queue + promises")
+    ]
+    const vsFiberSet = ratio(tm.samples, fiberSet.samples, fiberSet.label).value
+    const perTask = (ms: number) => `${formatNumber((ms * 1000) / TASKS)} us/task`
+    return {
+      about: [
+        `Submits ${TASKS / 1000}k no-op tasks (\`Effect.void\`) one after another, then awaits each, and times`,
+        "both phases together. A fresh `TaskManager.layerWith({})` (default retention, 1000) is built for every",
+        "repeat, outside the timing. The baselines do the same with the same loop: `Effect.forkDetach` then",
+        "`Fiber.await`; `FiberSet.run` into one set then `Fiber.await`; and, as the non-Effect peer, p-queue",
+        "(unbounded concurrency) adding async no-op functions and awaiting their promises."
+      ].join("\n"),
+      checks: [
+        atMost(
+          "within 1.5x of FiberSet.run",
+          vsFiberSet,
+          TARGET,
+          `${formatRatio(vsFiberSet)} FiberSet.run (${perTask(tm.stats.median)} vs ${perTask(fiberSet.stats.median)})`
+        )
+      ],
+      rows: [
+        row(tm, `ms / ${TASKS / 1000}k tasks`, fiberSet),
+        row(fiberSet, `ms / ${TASKS / 1000}k tasks`),
+        row(forkDetach, `ms / ${TASKS / 1000}k tasks`, fiberSet),
+        row(pQueue, `ms / ${TASKS / 1000}k tasks`, fiberSet)
+      ],
+      notes: [
+        `Per task (medians): TaskManager ${perTask(tm.stats.median)}, FiberSet.run ${perTask(fiberSet.stats.median)},`
+        + ` forkDetach ${perTask(forkDetach.stats.median)}, p-queue ${perTask(pQueue.stats.median)}.`
+      ]
+    }
+  }
+}

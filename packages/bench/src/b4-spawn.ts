@@ -1,0 +1,143 @@
+/**
+ * B4 spawn overhead: 200 runs of `true`, each in its own task, against Effect's `ChildProcess` with no task
+ * and against execa; plus, once issue 7's guardian exists, the same with the guardian on.
+ */
+import { TaskManager } from "@effect-tasks/core"
+import { NodeTaskManager } from "@effect-tasks/node"
+import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { execa } from "execa"
+import { atMost, type Benchmark, pick, row } from "./benchmark.js"
+import { detectGuardian, GUARDIAN_NA, guardianConfig, makeStateDirectory, spawnTrue } from "./guardian.js"
+import { measure, now, ratio, type Subject } from "./harness.js"
+import { type Check, formatNumber, formatRatio } from "./report.js"
+
+export const RUNS = 200
+const TARGET = 1.15
+const GUARDIAN_TARGET = 1.05
+
+/** The raw spawner, as an application without effect-tasks would provide it. */
+export const rawSpawnerLayer = NodeChildProcessSpawner.layer.pipe(
+  Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
+)
+
+const LABELS = {
+  task: "TaskManager.run(spawn true)",
+  guardian: "TaskManager.run(spawn true), guardian on",
+  raw: "Effect ChildProcess, no task",
+  execa: "execa"
+} as const
+
+export const b4: Benchmark = {
+  id: "B4",
+  title: "spawn overhead",
+  run: async ({ log }) => {
+    const state = makeStateDirectory()
+    const hasGuardian = await detectGuardian(state.path)
+    log(`  guardian: ${hasGuardian ? "available" : "not built yet"}`)
+    const taskRuntime = ManagedRuntime.make(NodeTaskManager.layerWith(guardianConfig(false, state.path)))
+    const guardianRuntime = hasGuardian
+      ? ManagedRuntime.make(NodeTaskManager.layerWith(guardianConfig(true, state.path)))
+      : undefined
+    const rawRuntime = ManagedRuntime.make(rawSpawnerLayer)
+
+    const inTasks = (runtime: typeof taskRuntime) => () =>
+      runtime.runPromise(Effect.gen(function*() {
+        const tm = yield* TaskManager
+        const start = now()
+        for (let i = 0; i < RUNS; i++) yield* tm.run(spawnTrue)
+        return now() - start
+      }))
+    const subjects: Array<Subject> = [
+      { label: LABELS.task, run: inTasks(taskRuntime) },
+      {
+        label: LABELS.raw,
+        run: () =>
+          rawRuntime.runPromise(Effect.gen(function*() {
+            const start = now()
+            for (let i = 0; i < RUNS; i++) yield* spawnTrue
+            return now() - start
+          }))
+      },
+      {
+        label: LABELS.execa,
+        run: async () => {
+          const start = now()
+          for (let i = 0; i < RUNS; i++) await execa("true")
+          return now() - start
+        }
+      }
+    ]
+    if (guardianRuntime !== undefined) subjects.push({ label: LABELS.guardian, run: inTasks(guardianRuntime) })
+
+    try {
+      const series = await measure(subjects, {
+        warmup: 1,
+        repeats: 5,
+        onSample: (label, round, { value }) => log(`  ${label} #${round + 1}: ${formatNumber(value!)} ms`)
+      })
+      const task = pick(series, LABELS.task)
+      const raw = pick(series, LABELS.raw)
+      const viaExeca = pick(series, LABELS.execa)
+      const vsRaw = ratio(task.samples, raw.samples, raw.label).value
+      const perSpawn = (ms: number) => `${formatNumber(ms / RUNS)} ms/spawn`
+      const checks: Array<Check> = [
+        atMost(
+          "within 1.15x of raw Effect ChildProcess",
+          vsRaw,
+          TARGET,
+          `${formatRatio(vsRaw)} (${perSpawn(task.stats.median)} vs ${perSpawn(raw.stats.median)})`
+        )
+      ]
+      const rows = [
+        row(task, `ms / ${RUNS} spawns`, raw),
+        row(raw, `ms / ${RUNS} spawns`),
+        row(viaExeca, `ms / ${RUNS} spawns`, raw)
+      ]
+      if (hasGuardian) {
+        const guardian = pick(series, LABELS.guardian)
+        const onOff = ratio(guardian.samples, task.samples, task.label).value
+        checks.push(
+          atMost(
+            "guardian on within 1.05x of guardian off (issue 7)",
+            onOff,
+            GUARDIAN_TARGET,
+            `${formatRatio(onOff)} (${perSpawn(guardian.stats.median)} vs ${perSpawn(task.stats.median)})`
+          )
+        )
+        rows.splice(1, 0, row(guardian, `ms / ${RUNS} spawns`, task))
+      } else {
+        checks.push({
+          target: "guardian on within 1.05x of guardian off (issue 7)",
+          result: GUARDIAN_NA,
+          verdict: "n/a"
+        })
+      }
+      return {
+        about: [
+          `Runs \`true\` ${RUNS} times one after another and waits for each exit code. \`TaskManager.run\` gives`,
+          "each run its own task on a `NodeTaskManager.layerWith({})`, so every spawn goes through the task-aware",
+          "spawner (cookie, identity, registration, output tee, tree kill when the spawn's scope closes and the",
+          "task's final sweep). The baselines: the same `spawner.exitCode(ChildProcess.make(\"true\"))` on",
+          "`NodeChildProcessSpawner.layer` with no task, and `await execa(\"true\")`. With the guardian of issue 7",
+          "built, a fourth subject runs the tasks on a manager with `guardian: true` (journal in a temporary state",
+          "directory) and is compared with the guardian off."
+        ].join("\n"),
+        checks,
+        rows,
+        notes: [
+          `Per spawn (medians): in a task ${perSpawn(task.stats.median)}, raw Effect ${perSpawn(raw.stats.median)},`
+          + ` execa ${perSpawn(viaExeca.stats.median)}.`,
+          ...(hasGuardian ? [] : ["The guardian variant was skipped: `guardian: true` started no helper process."])
+        ]
+      }
+    } finally {
+      await Promise.all([taskRuntime.dispose(), rawRuntime.dispose(), guardianRuntime?.dispose()])
+      state.remove()
+    }
+  }
+}

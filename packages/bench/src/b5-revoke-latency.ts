@@ -1,0 +1,86 @@
+/**
+ * B5 revoke latency: a task running `sh` with two sleeping grandchildren; time from revoke to every process
+ * gone, p50 and p99 over 50 runs; against interrupting Effect's own spawner and against execa + tree-kill.
+ */
+import { NodeTaskManager } from "@effect-tasks/node"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { rawSpawnerLayer } from "./b4-spawn.js"
+import { atMost, type Benchmark, named, row } from "./benchmark.js"
+import { measureFigures } from "./harness.js"
+import { formatNumber } from "./report.js"
+import { interruptSpawns, revokeTasks, SLEEPERS, treeKillExeca } from "./trees.js"
+
+export const RUNS = 50
+/** Effect's spawner takes about a second per kill here (it polls a group of zombies), so fewer runs. */
+export const EFFECT_RUNS = 10
+const TARGET_P99 = 25
+
+const LABELS = {
+  task: "TaskManager.revoke",
+  effect: "Effect spawner, fiber interrupted",
+  execa: "execa + tree-kill"
+} as const
+
+export const b5: Benchmark = {
+  id: "B5",
+  title: "revoke latency",
+  run: async ({ log }) => {
+    const taskRuntime = ManagedRuntime.make(NodeTaskManager.layerWith({}))
+    const rawRuntime = ManagedRuntime.make(rawSpawnerLayer)
+    try {
+      const [task, effect, viaExeca] = await measureFigures([
+        { label: LABELS.task, run: () => revokeTasks(taskRuntime, SLEEPERS) },
+        { label: LABELS.effect, run: () => interruptSpawns(rawRuntime, SLEEPERS), repeats: EFFECT_RUNS, warmup: 1 },
+        { label: LABELS.execa, run: () => treeKillExeca(SLEEPERS) }
+      ], {
+        warmup: 3,
+        repeats: RUNS,
+        collectBetween: false,
+        onSample: (label, round, f) =>
+          log(
+            `  ${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${formatNumber(f["returned"]!)} ms`
+          )
+      })
+      const gone = named(task!["gone"], `${LABELS.task}: all gone`)
+      const effectGone = named(effect!["gone"], `${LABELS.effect}: all gone`)
+      const execaGone = named(viaExeca!["gone"], `${LABELS.execa}: all gone`)
+      return {
+        about: [
+          "Each run starts `sh -c 'sleep 1000 & sleep 1000 & wait'`, waits (via /proc) until both sleeps run,",
+          "then kills the tree and measures from the kill request until /proc shows the shell and both sleeps gone",
+          "(zombies count as gone; /proc is polled every 0.5 ms from the moment the kill call returns, so the",
+          "figure is never less than the call itself). The subject is `TaskManager.revoke` (graceful, default",
+          "grace 5 s) of a task on `NodeTaskManager.layerWith({})`. The baselines: `Fiber.interrupt` of a fiber",
+          "that spawned the same shell with Effect's own `NodeChildProcessSpawner`, and tree-kill (SIGTERM) on a",
+          "shell started with execa, then awaiting the execa promise."
+        ].join("\n"),
+        checks: [
+          atMost(
+            `p99 at most ${TARGET_P99} ms`,
+            gone.stats.p99,
+            TARGET_P99,
+            `p50 ${formatNumber(gone.stats.median)} ms, p99 ${
+              formatNumber(gone.stats.p99)
+            } ms over ${gone.stats.n} runs`
+          )
+        ],
+        rows: [
+          row(gone, "ms", effectGone),
+          row(named(task!["returned"], `${LABELS.task}: call returned`), "ms"),
+          row(effectGone, "ms"),
+          row(named(effect!["returned"], `${LABELS.effect}: call returned`), "ms"),
+          row(execaGone, "ms", effectGone),
+          row(named(viaExeca!["returned"], `${LABELS.execa}: call returned`), "ms")
+        ],
+        notes: [
+          `Effect's spawner is measured over ${EFFECT_RUNS} runs (plus 1 warm-up) instead of ${RUNS}: each of its kills`
+          + " takes about a second here, because after SIGTERM it polls `kill(-pgid, 0)`, which keeps succeeding"
+          + " while the orphaned sleeps are zombies that PID 1 reaps late.",
+          "The p50 in the target is the median column; p99 is by nearest rank (with 50 runs, the maximum)."
+        ]
+      }
+    } finally {
+      await Promise.all([taskRuntime.dispose(), rawRuntime.dispose()])
+    }
+  }
+}

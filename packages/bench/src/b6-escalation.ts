@@ -1,0 +1,101 @@
+/**
+ * B6 escalation accuracy: a child that traps SIGTERM, grace 300 ms: time to gone minus 300 ms, p99 at most
+ * 30 ms; against Effect's spawner with `forceKillAfter` and a hand-rolled tree-kill escalation.
+ */
+import { NodeTaskManager } from "@effect-tasks/node"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { rawSpawnerLayer } from "./b4-spawn.js"
+import { atMost, type Benchmark, row } from "./benchmark.js"
+import { measureFigures, type Series, stats } from "./harness.js"
+import { formatNumber } from "./report.js"
+import { interruptSpawns, revokeTasks, STUBBORN, treeKillExeca } from "./trees.js"
+
+export const RUNS = 50
+const EFFECT_RUNS = 8
+const EXECA_RUNS = 15
+const GRACE = 300
+const TARGET_P99 = 30
+
+const LABELS = {
+  task: "TaskManager.revoke, grace 300 ms",
+  effect: "Effect spawner, forceKillAfter 300 ms",
+  execa: "execa + tree-kill, SIGKILL after 300 ms"
+} as const
+
+const late = (series: Series | undefined, label: string): Series => {
+  if (series === undefined) throw new Error(`missing figures for ${label}`)
+  const samples = series.samples.map((ms) => ms - GRACE)
+  return { label, samples, stats: stats(samples) }
+}
+
+export const b6: Benchmark = {
+  id: "B6",
+  title: "escalation accuracy",
+  run: async ({ log }) => {
+    const taskRuntime = ManagedRuntime.make(NodeTaskManager.layerWith({ grace: `${GRACE} millis` }))
+    const rawRuntime = ManagedRuntime.make(rawSpawnerLayer)
+    try {
+      const [task, effect, viaExeca] = await measureFigures([
+        { label: LABELS.task, run: () => revokeTasks(taskRuntime, STUBBORN) },
+        {
+          label: LABELS.effect,
+          run: () => interruptSpawns(rawRuntime, STUBBORN, { forceKillAfter: `${GRACE} millis` }),
+          repeats: EFFECT_RUNS,
+          warmup: 1
+        },
+        {
+          label: LABELS.execa,
+          run: () => treeKillExeca(STUBBORN, { escalateAfter: GRACE }),
+          repeats: EXECA_RUNS
+        }
+      ], {
+        warmup: 2,
+        repeats: RUNS,
+        collectBetween: false,
+        onSample: (label, round, f) =>
+          log(
+            `  ${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${formatNumber(f["returned"]!)} ms`
+          )
+      })
+      const over = late(task!["gone"], `${LABELS.task}: gone - 300 ms`)
+      const effectOver = late(effect!["gone"], `${LABELS.effect}: gone - 300 ms`)
+      const execaOver = late(viaExeca!["gone"], `${LABELS.execa}: gone - 300 ms`)
+      return {
+        about: [
+          "Each run starts `sh -c \"trap '' TERM; sleep 1000 & sleep 1000 & wait\"`: the shell and both sleeps",
+          "ignore SIGTERM, so only the escalation to SIGKILL ends them. It waits until both sleeps run, requests the",
+          "kill, and measures until /proc shows all three gone (as in B5), minus the 300 ms grace: the figure is how",
+          "late the escalation lands. The subject is `TaskManager.revoke` on `NodeTaskManager.layerWith({ grace:",
+          "\"300 millis\" })`. Baselines: `Fiber.interrupt` of Effect's own spawner with `forceKillAfter: \"300 millis\"`",
+          "and a hand-rolled tree-kill escalation (tree-kill SIGTERM, then tree-kill SIGKILL 300 ms after the start)."
+        ].join("\n"),
+        checks: [
+          atMost(
+            `p99 of (time to gone - 300 ms) at most ${TARGET_P99} ms`,
+            over.stats.p99,
+            TARGET_P99,
+            `p50 ${formatNumber(over.stats.median)} ms, p99 ${
+              formatNumber(over.stats.p99)
+            } ms over ${over.stats.n} runs`
+          )
+        ],
+        rows: [
+          row(over, "ms", effectOver),
+          row(late(task!["returned"], `${LABELS.task}: call returned - 300 ms`), "ms"),
+          row(effectOver, "ms"),
+          row(late(effect!["returned"], `${LABELS.effect}: call returned - 300 ms`), "ms"),
+          row(execaOver, "ms", effectOver),
+          row(late(viaExeca!["returned"], `${LABELS.execa}: call returned - 300 ms`), "ms")
+        ],
+        notes: [
+          `Runs: ${RUNS} for the task manager, ${EFFECT_RUNS} for Effect's spawner (each takes more than a second:`
+          + " after SIGKILL it waits up to 1 s for a group that still holds zombies), "
+          + `${EXECA_RUNS} for execa + tree-kill, to keep the benchmark within a minute.`,
+          "Ratios of these differences compare lateness, not total time; a ratio below 1 means less late."
+        ]
+      }
+    } finally {
+      await Promise.all([taskRuntime.dispose(), rawRuntime.dispose()])
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What a benchmark module provides, and the helpers they share.
+ */
+import type { Series } from "./harness.js"
+import { ratio } from "./harness.js"
+import type { BenchResult, Check, Row } from "./report.js"
+
+/** What a benchmark gets from the runner. */
+export interface RunContext {
+  /** Progress output (stderr), so stdout carries only the tables. */
+  readonly log: (line: string) => void
+}
+
+/** What a benchmark measures; the runner adds id, title, timing, date and command. */
+export type Outcome = Pick<BenchResult, "about" | "checks" | "rows" | "notes">
+
+/** One benchmark: B1 .. B7. */
+export interface Benchmark {
+  readonly id: string
+  readonly title: string
+  readonly run: (context: RunContext) => Promise<Outcome>
+}
+
+/** A table row from a series, optionally with its ratio against a baseline series. */
+export const row = (series: Series, unit: string, baseline?: Series, label?: string): Row => ({
+  label: label ?? series.label,
+  unit,
+  samples: series.samples,
+  stats: series.stats,
+  ratio: baseline === undefined ? undefined : ratio(series.samples, baseline.samples, baseline.label)
+})
+
+/** A check against an upper bound. */
+export const atMost = (target: string, value: number, bound: number, result: string): Check => ({
+  target,
+  result,
+  verdict: !Number.isFinite(value) ? "n/a" : value <= bound ? "met" : "missed"
+})
+
+/** Finds a series by label (throws on a typo, which is a bug in the benchmark). */
+export const pick = (series: ReadonlyArray<Series>, label: string): Series => {
+  const found = series.find((s) => s.label === label)
+  if (found === undefined) throw new Error(`no series ${label}`)
+  return found
+}
+
+/** A series under another label; fails loudly if the figure was never measured (a bug in the benchmark). */
+export const named = (series: Series | undefined, label: string): Series => {
+  if (series === undefined) throw new Error(`missing figures for ${label}`)
+  return { ...series, label }
+}

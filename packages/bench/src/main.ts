@@ -1,0 +1,110 @@
+/**
+ * `pnpm bench [B1 B5 ...] [--no-write]`: runs the benchmarks (all seven by default), prints each one's
+ * tables as it finishes and a summary at the end, and writes docs/benchmarks.md and docs/benchmarks.json
+ * (a partial run replaces only its own sections there).
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { b1 } from "./b1-overhead.js"
+import { b2 } from "./b2-scale.js"
+import { b3 } from "./b3-retention.js"
+import { b4 } from "./b4-spawn.js"
+import { b5 } from "./b5-revoke-latency.js"
+import { b6 } from "./b6-escalation.js"
+import { b7 } from "./b7-mass-revoke.js"
+import type { Benchmark } from "./benchmark.js"
+import { canCollect } from "./harness.js"
+import { sweep } from "./procfs.js"
+import {
+  type BenchResult,
+  machineInfo,
+  mergeResults,
+  readReport,
+  renderBenchmark,
+  renderMarkdown,
+  type Report,
+  summaryTable
+} from "./report.js"
+
+const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7]
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
+const docsDir = join(packageDir, "..", "..", "docs")
+const PACKAGES = [
+  "effect",
+  "@effect/platform-node",
+  "@effect-tasks/core",
+  "@effect-tasks/node",
+  "execa",
+  "p-queue",
+  "tree-kill"
+]
+
+const log = (line: string) => {
+  process.stderr.write(`${line}\n`)
+}
+
+const main = async () => {
+  const args = process.argv.slice(2).filter((arg) => arg !== "--")
+  const write = !args.includes("--no-write")
+  const wanted = args.filter((arg) => !arg.startsWith("--")).map((arg) => arg.toUpperCase())
+  const unknown = wanted.filter((id) => !benchmarks.some((b) => b.id === id))
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark ${unknown.join(", ")}; known: ${benchmarks.map((b) => b.id).join(" ")}`)
+    process.exit(2)
+  }
+  if (!canCollect()) console.error("warning: run node with --expose-gc, or heap figures are not comparable")
+  const selected = wanted.length === 0 ? benchmarks : benchmarks.filter((b) => wanted.includes(b.id))
+  const command = wanted.length === 0 ? "pnpm bench" : `pnpm bench ${selected.map((b) => b.id).join(" ")}`
+  const machine = machineInfo(packageDir, PACKAGES)
+
+  const results: Array<BenchResult> = []
+  for (const benchmark of selected) {
+    log(`${benchmark.id} ${benchmark.title} ...`)
+    const started = performance.now()
+    const outcome = await benchmark.run({ log })
+    const swept = sweep()
+    const seconds = (performance.now() - started) / 1000
+    const notes = swept === 0 ? outcome.notes : [
+      ...outcome.notes,
+      `After the benchmark, ${swept} of its processes were still alive and were SIGKILLed by the runner.`
+    ]
+    const result: BenchResult = {
+      id: benchmark.id,
+      title: benchmark.title,
+      ...outcome,
+      notes,
+      seconds,
+      date: new Date().toISOString(),
+      command
+    }
+    results.push(result)
+    console.log(`${renderBenchmark(result)}\n`)
+  }
+
+  console.log(`## Summary\n\n${summaryTable(results)}\n`)
+
+  if (write) {
+    const jsonPath = join(docsDir, "benchmarks.json")
+    const earlier = wanted.length === 0 ? undefined : readReport(jsonPath)
+    const report: Report = {
+      date: new Date().toISOString(),
+      command,
+      machine,
+      benchmarks: mergeResults(earlier?.benchmarks ?? [], results)
+    }
+    mkdirSync(docsDir, { recursive: true })
+    writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n")
+    writeFileSync(join(docsDir, "benchmarks.md"), renderMarkdown(report))
+    log(`wrote ${join(docsDir, "benchmarks.md")} and ${jsonPath}`)
+  }
+  // Layers and spawners may leave timers behind; the figures are written, so leave now.
+  process.exit(0)
+}
+
+main().catch((error) => {
+  sweep()
+  console.error(error)
+  process.exit(1)
+})
