@@ -127,11 +127,34 @@ export interface TaskManagerShape {
   readonly tasks: Ref.Ref<HashMap.HashMap<TaskId.TaskId, TrackedTask>>
 }
 
-/** A concurrency slot pool: tasks beyond `limit` wait in FIFO order. */
+/**
+ * A concurrency slot pool: tasks beyond `limit` wait in FIFO order. The waiting line is a doubly
+ * linked list through the entries, so taking the oldest and removing a revoked one are both O(1)
+ * (an array's `shift`/`indexOf` made a long line quadratic).
+ */
 interface Pool {
   readonly limit: number
   running: number
-  readonly waiting: Array<Entry>
+  first: Entry | undefined
+  last: Entry | undefined
+}
+
+const enqueue = (pool: Pool, entry: Entry): void => {
+  entry.prev = pool.last
+  entry.next = undefined
+  if (pool.last === undefined) pool.first = entry
+  else pool.last.next = entry
+  pool.last = entry
+}
+
+const unlink = (pool: Pool, entry: Entry): void => {
+  if (entry.prev === undefined ? pool.first !== entry : entry.prev.next !== entry) return
+  if (entry.prev === undefined) pool.first = entry.next
+  else entry.prev.next = entry.next
+  if (entry.next === undefined) pool.last = entry.prev
+  else entry.next.prev = entry.prev
+  entry.prev = undefined
+  entry.next = undefined
 }
 
 /** The live part of a non-terminal task; dropped as soon as the task is terminal. */
@@ -146,6 +169,9 @@ interface Entry {
   readonly revoked: Deferred.Deferred<void>
   readonly forced: Deferred.Deferred<void>
   fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** Neighbours in the pool's waiting line while QUEUED. */
+  prev: Entry | undefined
+  next: Entry | undefined
 }
 
 interface Tails {
@@ -196,7 +222,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   let closed = false
 
   const globalPool: Pool | undefined = typeof config.concurrency === "number"
-    ? { limit: Math.max(1, config.concurrency), running: 0, waiting: [] }
+    ? { limit: Math.max(1, config.concurrency), running: 0, first: undefined, last: undefined }
     : undefined
   const modePools = new Map<string, Pool>()
   const poolFor = (mode: string): Pool | undefined => {
@@ -205,7 +231,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     if (limit === undefined) return undefined
     let pool = modePools.get(mode)
     if (pool === undefined) {
-      pool = { limit: Math.max(1, limit), running: 0, waiting: [] }
+      pool = { limit: Math.max(1, limit), running: 0, first: undefined, last: undefined }
       modePools.set(mode, pool)
     }
     return pool
@@ -338,7 +364,13 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         Effect.provideService(TaskContext, taskContext(entry, scope)),
         Effect.provideService(Scope.Scope, scope)
       )
-    ).pipe(Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }))
+    ).pipe(
+      // No stack capture: `new Error()` per task cost more than the rest of a submit, and the
+      // frame would point into this file, not at the caller.
+      Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }, {
+        captureStackTrace: false
+      })
+    )
     // The fiber is recorded before any of the task's code runs: `runForkWith` runs the fiber
     // synchronously until it first suspends, and a revoke issued in that window (the task revoking
     // itself, calling `shutdown`, or a zero timeout under TestClock) must find a fiber to interrupt.
@@ -362,8 +394,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       while (pendingPools.size > 0) {
         const next = pendingPools.values().next().value!
         pendingPools.delete(next)
-        while (next.running < next.limit && next.waiting.length > 0) {
-          const entry = next.waiting.shift()!
+        while (next.running < next.limit && next.first !== undefined) {
+          const entry = next.first
+          unlink(next, entry)
           if (entry.record.state !== "QUEUED" || !entries.has(entry.record.id)) continue
           next.running++
           startUnsafe(entry)
@@ -378,8 +411,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     if (!entries.has(entry.record.id)) return
     if (entry.record.state === "QUEUED") {
       if (entry.pool !== undefined) {
-        const index = entry.pool.waiting.indexOf(entry)
-        if (index >= 0) entry.pool.waiting.splice(index, 1)
+        unlink(entry.pool, entry)
       }
       store(entry, { ...entry.record, revocation })
       finishUnsafe(entry, Exit.interrupt())
@@ -455,7 +487,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         completion,
         revoked: Deferred.makeUnsafe<void>(),
         forced: Deferred.makeUnsafe<void>(),
-        fiber: undefined
+        fiber: undefined,
+        prev: undefined,
+        next: undefined
       }
       entries.set(id, entry)
       tasks.ref.current = HashMap.set(tasks.ref.current, id, record)
@@ -469,7 +503,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         at: record.submittedAt
       })
       if (queued) {
-        pool.waiting.push(entry)
+        enqueue(pool, entry)
         return Effect.succeed(record)
       }
       if (pool !== undefined) pool.running++

@@ -166,7 +166,7 @@ describe("rule 4: revokeAll", () => {
       const events = yield* collectEvents(tm)
       const log: Array<StopMode> = []
       const finished = yield* tm.submit(Effect.succeed("early"))
-      const running = yield* Effect.forEach([1, 2, 3], () => tm.submit(stubborn(log)))
+      yield* Effect.forEach([1, 2, 3], () => tm.submit(stubborn(log)))
       const serialRunning = yield* tm.submit(Effect.never, { mode: "serial" })
       const serialQueued = yield* tm.submit(Effect.void, { mode: "serial" })
       expect([serialRunning.state, serialQueued.state]).toEqual(["RUNNING", "QUEUED"])
