@@ -1,0 +1,106 @@
+/**
+ * ANSI colours, on or off as a whole. Output is coloured only when stdout is a terminal and
+ * `NO_COLOR` is not set (`FORCE_COLOR` turns it on for pipes), the rule `effect/cli` itself uses.
+ *
+ * @since 0.1.0
+ */
+import type { TaskState } from "@effect-tasks/core"
+
+/** A style: wraps text in one SGR code, or returns it unchanged when colours are off. */
+export type Style = (text: string) => string
+
+/** The styles the CLI uses. */
+export interface Palette {
+  readonly enabled: boolean
+  readonly bold: Style
+  readonly dim: Style
+  readonly red: Style
+  readonly green: Style
+  readonly yellow: Style
+  readonly blue: Style
+  readonly magenta: Style
+  readonly cyan: Style
+  readonly gray: Style
+}
+
+const sgr = (open: number, close: number): Style => (text) => `\x1b[${open}m${text}\x1b[${close}m`
+const plain: Style = (text) => text
+
+/** A palette with colours on (`true`) or off (`false`: every style is the identity). */
+export const palette = (enabled: boolean): Palette => ({
+  enabled,
+  bold: enabled ? sgr(1, 22) : plain,
+  dim: enabled ? sgr(2, 22) : plain,
+  red: enabled ? sgr(31, 39) : plain,
+  green: enabled ? sgr(32, 39) : plain,
+  yellow: enabled ? sgr(33, 39) : plain,
+  blue: enabled ? sgr(34, 39) : plain,
+  magenta: enabled ? sgr(35, 39) : plain,
+  cyan: enabled ? sgr(36, 39) : plain,
+  gray: enabled ? sgr(90, 39) : plain
+})
+
+/** Whether to colour, from the environment and whether the stream is a terminal. */
+export const shouldColor = (env: NodeJS.ProcessEnv, isTTY: boolean): boolean => {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false
+  if (env.TERM === "dumb") return false
+  const force = env.FORCE_COLOR
+  if (force !== undefined && force !== "" && force !== "0" && force.toLowerCase() !== "false") return true
+  return isTTY
+}
+
+/** The style of a task state: green success, red failure, yellow revoked, cyan running, gray queued. */
+export const forState = (p: Palette, state: TaskState.TaskState): Style => {
+  switch (state) {
+    case "SUCCESS":
+      return p.green
+    case "FAILURE":
+      return p.red
+    case "REVOKED":
+      return p.yellow
+    case "RUNNING":
+      return p.cyan
+    case "QUEUED":
+      return p.gray
+  }
+}
+
+/** Colours for `tasks run` name prefixes, in the order commands get them (as `concurrently` does). */
+export const cycle = (p: Palette): ReadonlyArray<Style> => [p.cyan, p.magenta, p.yellow, p.blue, p.green, p.red]
+
+// oxlint-disable-next-line no-control-regex
+const ansi = /\x1b\[[0-9;?]*[A-Za-z]/g
+
+/** Removes ANSI escape sequences. */
+export const strip = (text: string): string => text.replace(ansi, "")
+
+/** Columns the text takes on a terminal (escape sequences take none; one column per code point). */
+export const width = (text: string): number => [...strip(text)].length
+
+/**
+ * Cuts text to at most `max` visible columns, keeping escape sequences (so styles still close) and
+ * marking the cut with `…`.
+ */
+export const truncate = (text: string, max: number): string => {
+  if (width(text) <= max) return text
+  if (max <= 0) return ""
+  let out = ""
+  let used = 0
+  let i = 0
+  while (i < text.length) {
+    ansi.lastIndex = i
+    const match = text.startsWith("\x1b[", i) ? ansi.exec(text) : null
+    if (match !== null && match.index === i) {
+      out += match[0]
+      i += match[0].length
+      continue
+    }
+    const char = String.fromCodePoint(text.codePointAt(i)!)
+    if (used < max - 1) {
+      out += char
+      used++
+    }
+    i += char.length
+  }
+  return `${out}…`
+}

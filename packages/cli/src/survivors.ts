@@ -1,0 +1,72 @@
+/**
+ * Counting the processes a run left behind, honestly: by reading `/proc`, not by trusting our own
+ * records. A survivor is a live (non-zombie) process that either carries this process's
+ * `EFFECT_TASKS_COOKIE` (every process a task starts inherits it, however it daemonizes) or has a
+ * pid a task recorded and started after the run began.
+ *
+ * @since 0.1.0
+ */
+import { ProcessIdentity, ProcessTable, TaskProcesses } from "@effect-tasks/node"
+import { readFileSync } from "node:fs"
+
+/** A process still alive, with its command line and how it was recognised. */
+export interface Survivor {
+  readonly pid: number
+  readonly command: string
+  readonly via: "cookie" | "pid"
+}
+
+/**
+ * The cookie prefix of every task process this Node process starts. `TaskProcesses` builds its
+ * cookies as `<pid>-<random>/<task>/<spawn>/` and exports no accessor for the `<pid>-<random>`
+ * part, so the pid prefix is what we can match on.
+ */
+export const cookiePrefix = (pid: number = process.pid): string => `${pid}-`
+
+/** The command line of a process (`/proc/<pid>/cmdline`, NULs as spaces), or "?" if unreadable. */
+export const commandLine = (pid: number): string => {
+  try {
+    const text = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").replaceAll("\0", " ")
+    return text.length > 0 ? text : "?"
+  } catch {
+    return "?"
+  }
+}
+
+/** Options of `find`. */
+export interface FindOptions {
+  /** Pids the tasks recorded (`TrackedTask.processes`). */
+  readonly pids: Iterable<number>
+  /** The cookie prefix to look for (default: this process's). */
+  readonly prefix?: string | undefined
+  /** `ProcessIdentity.startTimeNow()` taken when the run began: older processes are not ours. */
+  readonly since: number
+}
+
+/** Every live process of the run, from one snapshot of the process table. */
+export const find = (options: FindOptions): Array<Survivor> => {
+  const prefix = options.prefix ?? cookiePrefix()
+  const table = ProcessTable.readProcessTable()
+  const found = new Map<number, Survivor>()
+  const alive = (pid: number) => {
+    const stat = table.get(pid)
+    return stat !== undefined && !ProcessIdentity.isDeadState(stat.state) && pid !== process.pid
+  }
+  for (const stat of table.values()) {
+    if (!alive(stat.pid)) continue
+    const cookie = ProcessTable.readEnvironCookie(stat.pid, TaskProcesses.COOKIE_VARIABLE)
+    if (cookie !== undefined && cookie.startsWith(prefix)) {
+      found.set(stat.pid, { pid: stat.pid, command: commandLine(stat.pid), via: "cookie" })
+    }
+  }
+  for (const pid of options.pids) {
+    if (found.has(pid) || !alive(pid)) continue
+    const stat = table.get(pid)!
+    const cookie = ProcessTable.readEnvironCookie(pid, TaskProcesses.COOKIE_VARIABLE)
+    // A recorded pid with someone else's cookie, or older than the run, was reused: not ours.
+    if (cookie === undefined && stat.startTime >= options.since) {
+      found.set(pid, { pid, command: commandLine(pid), via: "pid" })
+    }
+  }
+  return [...found.values()].toSorted((a, b) => a.pid - b.pid)
+}

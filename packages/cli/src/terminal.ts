@@ -1,0 +1,32 @@
+/**
+ * The process's output streams as `Sink`s for the renderers: what they are (a terminal or not),
+ * how big, and a synchronous write (Node writes to terminals, files and pipes synchronously on
+ * POSIX, so lines never interleave mid-way and nothing is lost at exit).
+ *
+ * @since 0.1.0
+ */
+import type { Sink } from "./render/live.js"
+
+const sinkOf = (stream: NodeJS.WriteStream): Sink => ({
+  write: (text) => {
+    stream.write(text)
+  },
+  isTTY: stream.isTTY === true,
+  columns: () => stream.columns ?? 80,
+  rows: () => stream.rows ?? 24
+})
+
+/** Standard output. */
+export const stdout: Sink = sinkOf(process.stdout)
+
+/** Standard error. */
+export const stderr: Sink = sinkOf(process.stderr)
+
+/** Ignores EPIPE on stdout and stderr (`tasks run ... | head` must not crash the supervisor). */
+export const ignoreBrokenPipes = (): void => {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error
+    })
+  }
+}
