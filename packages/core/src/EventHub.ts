@@ -1,10 +1,13 @@
 /**
  * Fan-out of task events to subscribers that never slow the tasks down. Each subscriber has its
  * own bounded buffer; when it is full, new events are dropped for that subscriber only and counted,
- * and the subscriber receives one `EventsDropped` with the count as soon as it has room again.
+ * and the subscriber receives one `EventsDropped` with the count at the place of the gap: before the
+ * next event it is delivered, or, if nothing more is published, as soon as it has read everything
+ * buffered (so a stream that ends after a gap still reports it).
  *
  * @since 0.1.0
  */
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Done } from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
@@ -65,7 +68,22 @@ export const subscribe = (hub: EventHub): Effect.Effect<Stream.Stream<TaskEvent>
         hub.subscribers.delete(subscriber)
         Queue.shutdownUnsafe(subscriber.queue)
       })
-  ).pipe(Effect.map((subscriber) => Stream.fromQueue(subscriber.queue)))
+  ).pipe(Effect.map((subscriber) => Stream.fromPull(Effect.succeed(pullFrom(subscriber)))))
+
+/**
+ * Takes what a subscriber has buffered. Once the buffer is empty, every event still counted as
+ * dropped came after everything delivered so far, so the gap is reported right there instead of
+ * waiting for a next event that may never be published.
+ */
+const pullFrom = (subscriber: Subscriber) =>
+  Effect.suspend(() => {
+    if (subscriber.dropped > 0 && Queue.sizeUnsafe(subscriber.queue) === 0) {
+      const count = subscriber.dropped
+      subscriber.dropped = 0
+      return Effect.succeed<NonEmptyReadonlyArray<TaskEvent>>([{ _tag: "EventsDropped", count }])
+    }
+    return Queue.takeAll(subscriber.queue)
+  })
 
 /** Ends every subscriber's stream once it has drained what it buffered; later subscribers get an empty stream. */
 export const closeUnsafe = (hub: EventHub): void => {
