@@ -108,9 +108,13 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
   Effect.acquireRelease(
     Effect.suspend(() => {
       const entry = options.entry ?? defaultEntry()
-      if (entry === undefined) {
+      if (entry === undefined || !existsSync(entry)) {
         return Effect.fail(
-          new GuardianUnavailable({ reason: "guardian-main.js not found (is @effect-tasks/node built?)" })
+          new GuardianUnavailable({
+            reason: entry === undefined
+              ? "guardian-main.js not found (is @effect-tasks/node built?)"
+              : `no guardian script at ${entry}`
+          })
         )
       }
       const host = readIdentity(process.pid) ?? { pid: process.pid, startTime: -1 }
@@ -176,7 +180,8 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
  * What to do when the host dies: `guardian` starts a guardian process; `journal` (default: same as
  * `guardian`) records live processes in `stateDirectory` and reaps dead instances' leftovers at start;
  * `stateDirectory` defaults to `Journal.defaultStateDirectory()`; `grace` is the manager's grace, of which the
- * guardian and the reaper use at most one second.
+ * guardian and the reaper use at most one second; `guardianEntry` overrides the guardian script (for bundled
+ * applications that ship `guardian-main.js` elsewhere).
  *
  * @since 0.1.0
  */
@@ -185,6 +190,7 @@ export interface HostDeathConfig {
   readonly journal?: boolean | undefined
   readonly stateDirectory?: string | undefined
   readonly grace?: Duration.Input | undefined
+  readonly guardianEntry?: string | undefined
 }
 
 const cappedGrace = (grace: Duration.Input | undefined): number =>
@@ -242,6 +248,7 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
         })
         const started = yield* start({
           grace,
+          entry: config.guardianEntry,
           journal: journal?.file,
           onLost: (reason) =>
             Deferred.doneUnsafe(

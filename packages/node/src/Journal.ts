@@ -38,6 +38,7 @@ import {
   killLeftovers,
   type LeftoverRecord,
   LiveSet,
+  PrefixMap,
   specFor
 } from "./Leftovers.js"
 import { hasProcFs, isAlive, type ProcessIdentity, readIdentity, readStat } from "./ProcessIdentity.js"
@@ -198,7 +199,7 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
     throw error
   }
   // Cookie prefix -> the `started` lines of its live tree (what a compaction keeps).
-  const started = new Map<string, Array<string>>()
+  const started = new PrefixMap<Array<string>>()
   const compactAfter = Math.max(16, options.compactAfter ?? 4096)
   let records = 0
   let failed = false
@@ -213,7 +214,7 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
   const compact = () => {
     const tmp = `${file}.tmp`
     let text = headerLine
-    for (const lines of started.values()) for (const line of lines) text += line
+    for (const [, lines] of started.entries()) for (const line of lines) text += line
     writeFileSync(tmp, text, { mode: 0o600 })
     renameSync(tmp, file)
     const next = openSync(file, "a", 0o600)
@@ -224,14 +225,8 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
 
   const append = (line: string, record: LeftoverRecord) => {
     if (failed || closed) return
-    if (record.type === "started") {
-      const lines = started.get(record.cookie)
-      if (lines === undefined) started.set(record.cookie, [line])
-      else lines.push(line)
-    } else {
-      started.delete(record.cookie)
-      for (const cookie of started.keys()) if (cookie.startsWith(record.cookie)) started.delete(cookie)
-    }
+    if (record.type === "started") started.getOrCreate(record.cookie, () => []).push(line)
+    else started.deletePrefix(record.cookie)
     try {
       writeSync(fd, line)
       if (++records >= compactAfter && records >= 4 * started.size) compact()

@@ -82,25 +82,80 @@ export const decode = (line: string): LeftoverRecord | undefined => {
 }
 
 /**
+ * A map keyed by cookie prefixes (`"instance/task/spawn/"`) that can drop every key starting with a given prefix
+ * in time proportional to what it drops: each key is also indexed under each of its `/`-terminated ancestors
+ * (`"instance/"`, `"instance/task/"`). A prefix that does not end in `/` falls back to a scan.
+ *
+ * @since 0.1.0
+ */
+export class PrefixMap<V> {
+  private readonly values = new Map<string, V>()
+  private readonly under = new Map<string, Set<string>>()
+
+  /** The value at `key`, created with `make` if absent. */
+  getOrCreate(key: string, make: () => V): V {
+    let value = this.values.get(key)
+    if (value === undefined) {
+      value = make()
+      this.values.set(key, value)
+      for (let i = key.indexOf("/"); i >= 0 && i < key.length - 1; i = key.indexOf("/", i + 1)) {
+        const ancestor = key.slice(0, i + 1)
+        const set = this.under.get(ancestor)
+        if (set === undefined) this.under.set(ancestor, new Set([key]))
+        else set.add(key)
+      }
+    }
+    return value
+  }
+
+  /** Removes `prefix` itself and every key that starts with it. */
+  deletePrefix(prefix: string): void {
+    this.deleteKey(prefix)
+    if (prefix.endsWith("/")) {
+      const keys = this.under.get(prefix)
+      // Deleting from a Set while iterating it is safe: entries not yet visited are skipped.
+      if (keys !== undefined) { for (const key of keys) this.deleteKey(key) }
+      return
+    }
+    for (const key of this.values.keys()) if (key.startsWith(prefix)) this.deleteKey(key)
+  }
+
+  private deleteKey(key: string): void {
+    if (!this.values.delete(key)) return
+    for (let i = key.indexOf("/"); i >= 0 && i < key.length - 1; i = key.indexOf("/", i + 1)) {
+      const ancestor = key.slice(0, i + 1)
+      const set = this.under.get(ancestor)
+      if (set === undefined) continue
+      set.delete(key)
+      if (set.size === 0) this.under.delete(ancestor)
+    }
+  }
+
+  get size(): number {
+    return this.values.size
+  }
+
+  entries(): IterableIterator<[string, V]> {
+    return this.values.entries()
+  }
+}
+
+/**
  * The trees a host still owns: cookie prefix -> the root processes started under it (a spawn has one root; a
  * task prefix collects every process attached by pid). Built by replaying records in order.
  *
  * @since 0.1.0
  */
 export class LiveSet {
-  private readonly trees = new Map<string, Array<ProcessIdentity>>()
+  private readonly trees = new PrefixMap<Array<ProcessIdentity>>()
 
   /** Applies one record: `started` adds a root, `cleaned` drops every tree whose cookie starts with it. */
   apply(record: LeftoverRecord): void {
     if (record.type === "started") {
-      const roots = this.trees.get(record.cookie)
-      const identity = { pid: record.pid, startTime: record.startTime }
-      if (roots === undefined) this.trees.set(record.cookie, [identity])
-      else roots.push(identity)
-      return
+      this.trees.getOrCreate(record.cookie, () => []).push({ pid: record.pid, startTime: record.startTime })
+    } else {
+      this.trees.deletePrefix(record.cookie)
     }
-    this.trees.delete(record.cookie)
-    for (const cookie of this.trees.keys()) if (cookie.startsWith(record.cookie)) this.trees.delete(cookie)
   }
 
   /** Number of trees (cookies) still live. */
@@ -110,7 +165,7 @@ export class LiveSet {
 
   /** Every live tree: its cookie prefix and roots. */
   entries(): Array<{ readonly cookie: string; readonly roots: ReadonlyArray<ProcessIdentity> }> {
-    return Array.from(this.trees, ([cookie, roots]) => ({ cookie, roots }))
+    return Array.from(this.trees.entries(), ([cookie, roots]) => ({ cookie, roots }))
   }
 
   /** Every live tree as a discovery spec (see `specFor`). */

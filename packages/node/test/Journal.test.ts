@@ -1,0 +1,198 @@
+/**
+ * The journal: what it writes, how it replays, and what `reap` does with each kind of journal it finds, on real
+ * processes (the leftovers are spawned here with a cookie; a recycled pid is forged with a wrong start time).
+ */
+import { Journal, Leftovers } from "@effect-tasks/node"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { homedir, hostname } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, describe, expect, it } from "vitest"
+import {
+  aliveAs,
+  cookieCarriers,
+  journals,
+  removeStateDirectories,
+  running,
+  sleep,
+  stat,
+  tempStateDirectory,
+  waitFor
+} from "./fixtures/host-helpers.js"
+
+const linux = process.platform === "linux"
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+const prefix = `jtest-${process.pid}-${Math.random().toString(36).slice(2, 8)}/`
+const bootId = linux ? readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim() : undefined
+
+const spawned: Array<ChildProcess> = []
+const spawnWithCookie = (command: string, args: Array<string>, cookie: string | undefined) => {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  if (cookie !== undefined) env.EFFECT_TASKS_COOKIE = cookie
+  else delete env.EFFECT_TASKS_COOKIE
+  const child = spawn(command, args, { detached: true, stdio: "ignore", env })
+  spawned.push(child)
+  return { pid: child.pid!, startTime: stat(child.pid!)!.startTime }
+}
+
+afterEach(() => {
+  for (const s of cookieCarriers(prefix)) {
+    try {
+      process.kill(s.pid, "SIGKILL")
+    } catch {
+      // gone
+    }
+  }
+  for (const child of spawned.splice(0)) {
+    try {
+      process.kill(-child.pid!, "SIGKILL")
+    } catch {
+      // gone
+    }
+  }
+  removeStateDirectories()
+})
+
+const header = (host: { pid: number; startTime: number }, overrides: Record<string, unknown> = {}) =>
+  `${
+    JSON.stringify({
+      type: "header",
+      version: 1,
+      host,
+      hostname: hostname(),
+      bootId,
+      platform: process.platform,
+      createdAt: Date.now(),
+      ...overrides
+    })
+  }\n`
+
+/** A host that is dead by identity: this process's pid with a start time it never had. */
+const deadHost = () => ({ pid: process.pid, startTime: 3 })
+
+describe("Journal", () => {
+  it("defaultStateDirectory follows XDG_STATE_HOME, else ~/.local/state", () => {
+    expect(Journal.defaultStateDirectory({ XDG_STATE_HOME: "/x/state" })).toBe("/x/state/effect-tasks")
+    expect(Journal.defaultStateDirectory({ XDG_STATE_HOME: "relative" })).toBe(
+      join(homedir(), ".local", "state", "effect-tasks")
+    )
+    expect(Journal.defaultStateDirectory({})).toBe(join(homedir(), ".local", "state", "effect-tasks"))
+  })
+
+  it("records, replays (spawn and task prefixes), ignores a torn line, and is removed when closed empty", () => {
+    const dir = tempStateDirectory()
+    const journal = Journal.open(join(dir, "nested"))
+    journal.started({ pid: 10, startTime: 100 }, "i/1/1/")
+    journal.started({ pid: 11, startTime: 101 }, "i/1/2/")
+    journal.started({ pid: 12, startTime: 102 }, "i/2/3/")
+    journal.started({ pid: 13, startTime: 103 }, "i/2/") // attached to task 2
+    journal.started({ pid: 14, startTime: 104 }, "i/3/4/")
+    journal.cleaned("i/1/2/")
+    journal.cleaned("i/2/")
+    writeFileSync(journal.file, "{\"type\":\"started\",\"pid\":99,\"sta", { flag: "a" })
+    const contents = Journal.read(journal.file)!
+    expect(contents.header.host.pid).toBe(process.pid)
+    expect(contents.header.hostname).toBe(hostname())
+    expect(contents.live.entries()).toEqual([
+      { cookie: "i/1/1/", roots: [{ pid: 10, startTime: 100 }] },
+      { cookie: "i/3/4/", roots: [{ pid: 14, startTime: 104 }] }
+    ])
+    journal.cleaned("i/")
+    journal.close()
+    expect(existsSync(journal.file)).toBe(false)
+  })
+
+  it("keeps a journal closed with live trees, and compacts as it grows", () => {
+    const dir = tempStateDirectory()
+    const journal = Journal.open(dir, { compactAfter: 16 })
+    for (let i = 0; i < 1000; i++) {
+      journal.started({ pid: 1000 + i, startTime: i }, `c/${i}/${i}/`)
+      if (i % 10 !== 0) journal.cleaned(`c/${i}/`)
+    }
+    journal.close()
+    const lines = readFileSync(journal.file, "utf8").trim().split("\n")
+    // 100 live trees; compaction keeps the file near that instead of 1900 records.
+    expect(lines.length).toBeLessThan(500)
+    const live = Journal.read(journal.file)!.live
+    expect(live.size).toBe(100)
+    expect(live.entries()[0]).toEqual({ cookie: "c/0/0/", roots: [{ pid: 1000, startTime: 0 }] })
+  })
+
+  it("reap on a missing directory reports nothing", async () => {
+    const report = await Effect.runPromise(Journal.reap("/nonexistent/effect-tasks-state"))
+    expect(report.journals).toEqual([])
+  })
+
+  it.runIf(linux)(
+    "reap: kills a dead host's trees, never a recycled pid; leaves live, foreign, unreadable",
+    async () => {
+      const dir = tempStateDirectory()
+      const a = `${prefix}1/1/`
+      const b = `${prefix}1/2/`
+      const tree = spawnWithCookie("sh", ["-c", "sleep 1000 & sleep 1000 & wait"], a)
+      const daemon = spawnWithCookie("python3", [fixture("daemon.py")], b)
+      const stubborn = spawnWithCookie("python3", [fixture("ignore-term.py")], b)
+      const unrelated = spawnWithCookie("sleep", ["1000"], undefined)
+      // Settled: sh + 2 sleeps, the stubborn child, and the daemon reparented to init (its parents gone).
+      await waitFor("leftovers up", () => {
+        const carriers = cookieCarriers(prefix)
+        return carriers.length === 5 && carriers.some((s) => s.ppid === 1) && !running(daemon.pid)
+      })
+      await sleep(100) // python has installed its SIGTERM handler
+      const carriersBefore = cookieCarriers(prefix).length
+
+      const dead = join(dir, "dead.journal")
+      writeFileSync(
+        dead,
+        header(deadHost()) +
+          Leftovers.encodeStarted(tree, a) +
+          Leftovers.encodeStarted(daemon, b) +
+          Leftovers.encodeStarted(stubborn, b) +
+          Leftovers.encodeStarted({ pid: unrelated.pid, startTime: unrelated.startTime + 5 }, `${prefix}2/3/`) +
+          Leftovers.encodeStarted({ pid: 2_000_000, startTime: 1 }, `${prefix}2/4/`)
+      )
+      const live = join(dir, "live.journal")
+      writeFileSync(live, header({ pid: process.pid, startTime: stat(process.pid)!.startTime }))
+      const foreign = join(dir, "foreign.journal")
+      writeFileSync(foreign, header(deadHost(), { hostname: `not-${hostname()}` }) + Leftovers.encodeStarted(tree, a))
+      const previousBoot = join(dir, "previous-boot.journal")
+      writeFileSync(previousBoot, header(deadHost(), { bootId: "00000000-0000-0000-0000-000000000000" }))
+      const garbage = join(dir, "garbage.journal")
+      writeFileSync(garbage, "not json\n")
+
+      // A dry run finds the same processes and changes nothing.
+      const dry = await Effect.runPromise(Journal.reap(dir, { dryRun: true }))
+      expect(dry.journals.find((j) => j.file === dead)!.found.length).toBe(carriersBefore)
+      expect(cookieCarriers(prefix).length).toBe(carriersBefore)
+      expect(journals(dir).length).toBe(5)
+
+      const started = Date.now()
+      const report = await Effect.runPromise(Journal.reap(dir, { grace: 200 }))
+      const took = Date.now() - started
+      const byFile = new Map(report.journals.map((j) => [j.file, j]))
+
+      const reaped = byFile.get(dead)!
+      expect(reaped.status).toBe("reaped")
+      expect(reaped.trees).toBe(4)
+      expect(reaped.found.length).toBe(carriersBefore)
+      expect(new Set(reaped.found.map((p) => p.cookie))).toEqual(new Set([a, b]))
+      expect(reaped.found.some((p) => p.via === "cookie" && p.ppid === 1)).toBe(true) // the daemon
+      expect(reaped.mismatched).toEqual([{ pid: unrelated.pid, startTime: unrelated.startTime + 5 }])
+      expect(reaped.survivors).toEqual([])
+      expect(reaped.removed).toBe(true)
+      expect(cookieCarriers(prefix)).toEqual([])
+      expect(aliveAs(unrelated.pid, unrelated.startTime)).toBe(true)
+
+      expect(byFile.get(live)!.status).toBe("host-alive")
+      expect(byFile.get(foreign)!.status).toBe("other-machine")
+      expect(byFile.get(previousBoot)!.status).toBe("previous-boot")
+      expect(byFile.get(previousBoot)!.removed).toBe(true)
+      expect(byFile.get(garbage)!.status).toBe("unreadable")
+      expect(journals(dir).toSorted()).toEqual(["foreign.journal", "garbage.journal", "live.journal"])
+      // grace 200 ms, then SIGKILL for the SIGTERM-ignoring child
+      expect(took).toBeLessThan(1_500)
+    }
+  )
+})
