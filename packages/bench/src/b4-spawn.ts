@@ -13,10 +13,12 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import { execa } from "execa"
 import { atMost, type Benchmark, pick, row } from "./benchmark.js"
 import { detectGuardian, GUARDIAN_NA, guardianConfig, makeStateDirectory, spawnTrue } from "./guardian.js"
-import { measure, now, ratio, type Subject } from "./harness.js"
+import { measure, now, type Phase, ratio, type Subject } from "./harness.js"
 import { type Check, formatNumber, formatRatio } from "./report.js"
 
 export const RUNS = 200
+/** A warm-up run spawns fewer: it only has to warm the code paths. */
+const WARMUP_RUNS = 40
 const TARGET = 1.15
 const GUARDIAN_TARGET = 1.05
 
@@ -24,6 +26,8 @@ const GUARDIAN_TARGET = 1.05
 export const rawSpawnerLayer = NodeChildProcessSpawner.layer.pipe(
   Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
 )
+
+const runs = (phase: Phase) => phase.warmup ? WARMUP_RUNS : RUNS
 
 const LABELS = {
   task: "TaskManager.run(spawn true)",
@@ -45,29 +49,29 @@ export const b4: Benchmark = {
       : undefined
     const rawRuntime = ManagedRuntime.make(rawSpawnerLayer)
 
-    const inTasks = (runtime: typeof taskRuntime) => () =>
+    const inTasks = (runtime: typeof taskRuntime) => (phase: Phase) =>
       runtime.runPromise(Effect.gen(function*() {
         const tm = yield* TaskManager
         const start = now()
-        for (let i = 0; i < RUNS; i++) yield* tm.run(spawnTrue)
+        for (let i = 0; i < runs(phase); i++) yield* tm.run(spawnTrue)
         return now() - start
       }))
     const subjects: Array<Subject> = [
       { label: LABELS.task, run: inTasks(taskRuntime) },
       {
         label: LABELS.raw,
-        run: () =>
+        run: (phase) =>
           rawRuntime.runPromise(Effect.gen(function*() {
             const start = now()
-            for (let i = 0; i < RUNS; i++) yield* spawnTrue
+            for (let i = 0; i < runs(phase); i++) yield* spawnTrue
             return now() - start
           }))
       },
       {
         label: LABELS.execa,
-        run: async () => {
+        run: async (phase) => {
           const start = now()
-          for (let i = 0; i < RUNS; i++) await execa("true")
+          for (let i = 0; i < runs(phase); i++) await execa("true")
           return now() - start
         }
       }

@@ -4,6 +4,7 @@
  * (a partial run replaces only its own sections there).
  */
 import { mkdirSync, writeFileSync } from "node:fs"
+import { loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { b1 } from "./b1-overhead.js"
@@ -62,6 +63,7 @@ const main = async () => {
   const results: Array<BenchResult> = []
   for (const benchmark of selected) {
     log(`${benchmark.id} ${benchmark.title} ...`)
+    const loadBefore = loadavg()[0]!
     const started = performance.now()
     const outcome = await benchmark.run({ log })
     const swept = sweep()
@@ -77,7 +79,8 @@ const main = async () => {
       notes,
       seconds,
       date: new Date().toISOString(),
-      command
+      command,
+      loadAverage: [loadBefore, loadavg()[0]!]
     }
     results.push(result)
     console.log(`${renderBenchmark(result)}\n`)

@@ -44,6 +44,8 @@ export interface BenchResult {
   /** When and by which command this benchmark was measured (a partial rerun keeps the others' own). */
   readonly date: string
   readonly command: string
+  /** The 1-minute load average when the benchmark started and when it ended (other work on the machine). */
+  readonly loadAverage: readonly [number, number]
 }
 
 /** The machine and software the figures come from. */
@@ -157,9 +159,10 @@ export const renderBenchmark = (result: BenchResult): string => {
   const parts = [
     `## ${result.id}: ${result.title}`,
     result.about,
-    `Measured ${result.date} by \`${result.command}\` in ${
-      result.seconds.toFixed(1)
-    } s. Rerun it alone with \`pnpm bench ${result.id}\`.`,
+    `Measured ${result.date} by \`${result.command}\` in ${result.seconds.toFixed(1)} s, 1-minute load average ${
+      result.loadAverage[0].toFixed(2)
+    } at the start and ${result.loadAverage[1].toFixed(2)} at the end.`
+    + ` Rerun it alone with \`pnpm bench ${result.id}\`.`,
     table(
       ["Target", "Result", "Verdict"],
       result.checks.map((c) => [c.target, c.result, verdictText(c.verdict)])

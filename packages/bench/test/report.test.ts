@@ -30,6 +30,7 @@ const result = (id: string, verdict: "met" | "missed" | "n/a", value = 1): Bench
   rows: [{ label: "subject", unit: "ms", samples: [value, value * 2], stats: stats([value, value * 2]) }],
   notes: [],
   seconds: 1.5,
+  loadAverage: [0.5, 1.25],
   date: "2026-01-01T00:00:00.000Z",
   command: "pnpm bench"
 })
@@ -96,6 +97,7 @@ describe("report", () => {
     expect(text).toContain("| B2 bench B2 | within 1.5x | 3x     | MISSED  |")
     expect(text).toContain("## B2: bench B2")
     expect(text).toContain("`pnpm bench B2`")
+    expect(text).toContain("load average 0.50 at the start and 1.25 at the end")
     expect(text.endsWith("\n")).toBe(true)
     // Every table line of a table has the same width (what dprint expects).
     const summary = text.slice(text.indexOf("| Benchmark"), text.indexOf("## B1"))
