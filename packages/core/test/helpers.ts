@@ -13,11 +13,18 @@ export const disarmTestClock: Effect.Effect<void> = Clock.clockWith((clock) =>
   "adjust" in clock ? (clock as TestClock.TestClock).adjust(0) : Effect.void
 )
 
-/** Provides a fresh manager built from `config` for the duration of one test. */
+/**
+ * Provides a fresh manager built from `config` for the duration of one test. If the test fails, its
+ * tasks are killed at once, so the layer's graceful shutdown does not wait on a TestClock that no
+ * one advances any more (a failing test reports at once instead of timing out).
+ */
 export const withManager =
   (config: TaskManagerConfig = {}) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, TaskManager>> =>
-    Effect.provide(Effect.andThen(disarmTestClock, self), TaskManager.layerWith(config))
+    Effect.andThen(disarmTestClock, self).pipe(
+      Effect.onError(() => TaskManager.use((tm) => tm.revokeAll({ graceful: false }))),
+      Effect.provide(TaskManager.layerWith(config))
+    )
 
 /** A manager layer, for tests that build it in their own scope. */
 export const managerLayer = (config: TaskManagerConfig = {}): Layer.Layer<TaskManager> => TaskManager.layerWith(config)
