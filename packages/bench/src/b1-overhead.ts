@@ -8,6 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import PQueue from "p-queue"
 import { atMost, type Benchmark, pick, row } from "./benchmark.js"
+import { BUDGET } from "./budget.js"
 import { measure, now, ratio } from "./harness.js"
 import { formatNumber, formatRatio } from "./report.js"
 
@@ -67,7 +68,8 @@ export const b1: Benchmark = {
     ]
     const series = await measure(subjects, {
       warmup: 1,
-      repeats: 5,
+      repeats: 7,
+      budget: BUDGET,
       onSample: (label, round, { value }) => log(`  ${label} #${round + 1}: ${formatNumber(value!)} ms`)
     })
     const [tm, fiberSet, forkDetach, pQueue] = [

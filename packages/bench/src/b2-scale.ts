@@ -6,6 +6,7 @@ import { TaskManager } from "@effect-tasks/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { atMost, type Benchmark, named, row } from "./benchmark.js"
+import { BUDGET } from "./budget.js"
 import { heapUsed, measureFigures, median, now, ratio } from "./harness.js"
 import { formatNumber, formatRatio } from "./report.js"
 
@@ -93,7 +94,8 @@ export const b2: Benchmark = {
       { label: "fibers 10k", run: () => Effect.runPromise(fiberRound(TASKS)) }
     ], {
       warmup: 1,
-      repeats: 5,
+      repeats: 7,
+      budget: BUDGET,
       onSample: (label, round, figures) =>
         log(
           `  ${label} #${round + 1}: ${Object.entries(figures).map(([k, v]) => `${k} ${formatNumber(v)}`).join(", ")}`

@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { execa } from "execa"
 import { atMost, type Benchmark, pick, row } from "./benchmark.js"
+import { BUDGET } from "./budget.js"
 import { detectGuardian, GUARDIAN_NA, guardianConfig, makeStateDirectory, spawnTrue } from "./guardian.js"
 import { measure, now, type Phase, ratio, type Subject } from "./harness.js"
 import { type Check, formatNumber, formatRatio } from "./report.js"
@@ -81,7 +82,8 @@ export const b4: Benchmark = {
     try {
       const series = await measure(subjects, {
         warmup: 1,
-        repeats: 5,
+        repeats: 7,
+        budget: BUDGET,
         onSample: (label, round, { value }) => log(`  ${label} #${round + 1}: ${formatNumber(value!)} ms`)
       })
       const task = pick(series, LABELS.task)

@@ -6,6 +6,7 @@ import { NodeTaskManager } from "@effect-tasks/node"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { rawSpawnerLayer } from "./b4-spawn.js"
 import { atMost, type Benchmark, named, row } from "./benchmark.js"
+import { BUDGET } from "./budget.js"
 import { measureFigures } from "./harness.js"
 import { formatNumber } from "./report.js"
 import { interruptSpawns, revokeTasks, SLEEPERS, treeKillExeca } from "./trees.js"
@@ -35,6 +36,8 @@ export const b5: Benchmark = {
       ], {
         warmup: 3,
         repeats: RUNS,
+        budget: BUDGET,
+        minRepeats: 40,
         collectBetween: false,
         onSample: (label, round, f) =>
           log(

@@ -6,12 +6,13 @@ import { NodeTaskManager } from "@effect-tasks/node"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { rawSpawnerLayer } from "./b4-spawn.js"
 import { atMost, type Benchmark, row } from "./benchmark.js"
+import { BUDGET } from "./budget.js"
 import { measureFigures, type Series, stats } from "./harness.js"
 import { formatNumber } from "./report.js"
 import { interruptSpawns, revokeTasks, STUBBORN, treeKillExeca } from "./trees.js"
 
 export const RUNS = 50
-const EFFECT_RUNS = 8
+const EFFECT_RUNS = 6
 const EXECA_RUNS = 15
 const GRACE = 300
 const TARGET_P99 = 30
@@ -51,6 +52,8 @@ export const b6: Benchmark = {
       ], {
         warmup: 2,
         repeats: RUNS,
+        budget: BUDGET,
+        minRepeats: 40,
         collectBetween: false,
         onSample: (label, round, f) =>
           log(

@@ -149,6 +149,15 @@ export interface MeasureOptions {
   readonly collectBetween?: boolean
   /** Called after each measured run, e.g. to print progress. */
   readonly onSample?: (label: string, round: number, figures: Readonly<Record<string, number>>) => void
+  /**
+   * A time budget in milliseconds for the whole measurement, warm-up included: once it is used up, no new
+   * round starts, provided `minRepeats` rounds are done (so a loaded machine costs repeats, not the minute).
+   */
+  readonly budget?: number
+  /** Rounds that always run, budget or not (default 3). */
+  readonly minRepeats?: number
+  /** The clock the budget is measured with (milliseconds); `performance.now` unless a test fakes it. */
+  readonly clock?: () => number
 }
 
 /** The figures of one subject. */
@@ -173,6 +182,8 @@ export const measureFigures = async (
   const warmups = subjects.map((s) => Math.max(0, s.warmup ?? options.warmup))
   const repeats = subjects.map((s) => Math.max(0, Math.min(options.repeats, s.repeats ?? options.repeats)))
   const warmupRounds = Math.max(0, ...warmups)
+  const clock = options.clock ?? now
+  const started = clock()
   for (let round = 0; round < warmupRounds; round++) {
     for (const index of rotation(subjects.length, round)) {
       if (round >= warmups[index]!) continue
@@ -181,6 +192,9 @@ export const measureFigures = async (
     }
   }
   for (let round = 0; round < options.repeats; round++) {
+    if (
+      options.budget !== undefined && round >= (options.minRepeats ?? 3) && clock() - started > options.budget
+    ) break
     for (const index of rotation(subjects.length, round)) {
       if (round >= repeats[index]!) continue
       if (collectBetween) collect()

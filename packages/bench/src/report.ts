@@ -197,7 +197,9 @@ export const renderMarkdown = (report: Report): string =>
     ].join("\n"),
     [
       "Run all seven with `pnpm bench` (each takes under a minute on a 2-core machine) or some of them with",
-      "`pnpm bench B5` / `pnpm bench B1 B4`; a partial run replaces only those sections here and in the JSON."
+      "`pnpm bench B5` / `pnpm bench B1 B4`; a partial run replaces only those sections here and in the JSON.",
+      "To stay within the minute on a loaded machine, a measurement starts no new round after 40 s once its",
+      "minimum rounds have run; the n column shows how many ran."
     ].join("\n"),
     `Last run: ${report.date}, \`${report.command}\`.`,
     "## Machine",

@@ -100,3 +100,32 @@ describe("measure", () => {
     expect(seen).toEqual(["x#0", "x#1"])
   })
 })
+
+describe("budget", () => {
+  it("starts no round once the budget is used up, but always runs the minimum", async () => {
+    let clock = 0
+    let runs = 0
+    const [series] = await measure([
+      {
+        label: "slow",
+        run: async () => {
+          runs++
+          clock += 10
+          return clock
+        }
+      }
+    ], { warmup: 1, repeats: 10, collectBetween: false, budget: 35, minRepeats: 2, clock: () => clock })
+    // warm-up (10) + rounds at 20, 30, 40: the round starting at t = 40 > 35 is not run.
+    expect(runs).toBe(4)
+    expect(series!.samples).toEqual([20, 30, 40])
+  })
+
+  it("runs the minimum even when the warm-up alone exceeds the budget", async () => {
+    let clock = 0
+    const [series] = await measure([{
+      label: "slow",
+      run: async () => (clock += 100)
+    }], { warmup: 1, repeats: 10, collectBetween: false, budget: 50, minRepeats: 2, clock: () => clock })
+    expect(series!.samples.length).toBe(2)
+  })
+})
