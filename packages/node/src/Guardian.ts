@@ -89,6 +89,16 @@ export interface Guardian {
   readonly close: Effect.Effect<void>
 }
 
+// In a single executable application `process.execPath` runs the embedded program, not a script.
+const isSingleExecutable = (): boolean => {
+  try {
+    const sea = process.getBuiltinModule?.("node:sea") as { isSea?: () => boolean } | undefined
+    return sea?.isSea?.() === true
+  } catch {
+    return false
+  }
+}
+
 const guardianEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, ELECTRON_RUN_AS_NODE: "1" }
   // Not a task process: it must not carry a task's cookie (or it would be found, and killed, as one).
@@ -107,6 +117,14 @@ const guardianEnv = (): NodeJS.ProcessEnv => {
 export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, GuardianUnavailable, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.suspend(() => {
+      if (process.platform === "win32") {
+        return Effect.fail(new GuardianUnavailable({ reason: "not supported on Windows (use job objects)" }))
+      }
+      if (isSingleExecutable()) {
+        return Effect.fail(
+          new GuardianUnavailable({ reason: "a single executable application cannot run the guardian script" })
+        )
+      }
       const entry = options.entry ?? defaultEntry()
       if (entry === undefined || !existsSync(entry)) {
         return Effect.fail(

@@ -83,6 +83,21 @@ describe.runIf(linux)("host death", () => {
     })
   }
 
+  it("SIGHUP without runMain: HostSignals shuts down gracefully, then exits with 129", async () => {
+    const dir = tempStateDirectory()
+    const host = await startHost({ mode: "signals-plain", stateDirectory: dir })
+    const guardian = host.report.guardian!
+    const killedAt = Date.now()
+    process.kill(host.report.host.pid, "SIGHUP")
+    await waitFor("every task process dead", () => leftovers(host).length === 0, 5_000)
+    expect(Date.now() - killedAt).toBeLessThan(2_000)
+    const exit = await host.exited
+    expect(exit).toEqual({ code: 129, signal: null })
+    await waitFor("guardian exited", () => !running(guardian), 2_000)
+    // The layer never closed (the process exited from the handler): the guardian removed the empty journal.
+    await waitFor("journal removed", () => journals(dir).length === 0, 2_000)
+  })
+
   it("a second signal forces the shutdown (grace 30 s, SIGTERM-ignoring children)", async () => {
     const dir = tempStateDirectory()
     const host = await startHost({ mode: "signals", stateDirectory: dir, grace: "30 seconds" })
