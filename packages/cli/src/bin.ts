@@ -17,7 +17,7 @@ import * as Signals from "./signals.js"
 import * as Terminal from "./terminal.js"
 
 Signals.record()
-Terminal.ignoreBrokenPipes()
+Terminal.ignoreWriteErrors()
 
 const requested = (): number | undefined => typeof process.exitCode === "number" ? process.exitCode : undefined
 

@@ -35,8 +35,20 @@ export interface RunOptions {
   readonly drain?: Duration.Input | undefined
 }
 
-const signalOf = (error: unknown): string =>
-  /signal: '?([A-Z0-9]+)'?/.exec(String((error as { message?: unknown })?.message ?? error))?.[1] ?? "a signal"
+/**
+ * The signal that killed a process, from the error Effect's spawner gives for it: the text
+ * ("... receipt of signal: 'SIGKILL'") is in the PlatformError's cause, not its own message.
+ */
+const signalOf = (error: unknown): string => {
+  const texts = [error, (error as { cause?: unknown } | undefined)?.cause].map((e) =>
+    String((e as { message?: unknown } | undefined)?.message ?? e)
+  )
+  for (const text of texts) {
+    const match = /signal: '?(SIG[A-Z0-9]+)'?/.exec(text)
+    if (match !== null) return match[1]!
+  }
+  return "a signal"
+}
 
 /**
  * Runs `sh -c script` in the current task and succeeds when it exits with 0. The child's stdin is

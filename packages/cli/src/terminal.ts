@@ -9,7 +9,11 @@ import type { Sink } from "./render/live.js"
 
 const sinkOf = (stream: NodeJS.WriteStream): Sink => ({
   write: (text) => {
-    stream.write(text)
+    try {
+      stream.write(text)
+    } catch {
+      // The terminal is gone (EIO after a hangup) or the pipe closed: cleanup must go on regardless.
+    }
   },
   isTTY: stream.isTTY === true,
   columns: () => stream.columns ?? 80,
@@ -22,11 +26,10 @@ export const stdout: Sink = sinkOf(process.stdout)
 /** Standard error. */
 export const stderr: Sink = sinkOf(process.stderr)
 
-/** Ignores EPIPE on stdout and stderr (`tasks run ... | head` must not crash the supervisor). */
-export const ignoreBrokenPipes = (): void => {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EPIPE") throw error
-    })
-  }
+/**
+ * Keeps write errors on stdout and stderr from crashing the process: EPIPE (`tasks run ... | head`)
+ * or EIO (the terminal went away) must not stop the graceful shutdown that follows.
+ */
+export const ignoreWriteErrors = (): void => {
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
 }

@@ -162,8 +162,8 @@ export const runCommands = (config: RunConfig) =>
     return supervise(config).pipe(Effect.provide(layer))
   })
 
-/** The `run` command. */
-export const command = Command.make("run", {
+/** The flags and arguments of `tasks run`, parsed into a `RunConfig`. */
+export const config = {
   grace: Flags.grace,
   killOthersOnFail: Flag.Boolean("kill-others-on-fail").pipe(
     Flag.withDefault(false),
@@ -186,7 +186,10 @@ export const command = Command.make("run", {
     Argument.variadic({ min: 1 }),
     Argument.withDescription("shell commands, each run with sh -c (quote each one)")
   )
-}, runCommands).pipe(
+}
+
+/** The `run` command. */
+export const command = Command.make("run", config, runCommands).pipe(
   Command.withDescription(
     "Run commands in parallel like concurrently: prefixed output, graceful stop on Ctrl-C/SIGTERM/SIGHUP, no orphans"
   )

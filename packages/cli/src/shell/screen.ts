@@ -63,9 +63,11 @@ export const promptLine = (editor: Editor.Editor, p: Color.Palette, width: numbe
   const room = Math.max(4, width - 1 - prompt.length)
   const { text, cursor } = editor
   if (text.length <= room) return [p.bold(prompt) + text, text.length - cursor]
-  const start = Math.min(Math.max(0, cursor - room + 1), text.length - room + 1)
-  if (start <= 0) return [p.bold(prompt) + text.slice(0, room), room - cursor]
-  const visible = text.slice(start, start + room - 1)
+  // After an ellipsis, a window of `room - 1` characters that holds the cursor (and the character under it).
+  const window = room - 1
+  const start = Math.max(0, Math.min(cursor - window + 1, text.length - window))
+  if (start === 0) return [p.bold(prompt) + text.slice(0, room), room - cursor]
+  const visible = text.slice(start, start + window)
   return [`${p.bold(prompt)}…${visible}`, start + visible.length - cursor]
 }
 

@@ -1,0 +1,68 @@
+/**
+ * The command line itself, on the built binary: help, version, and one-line errors with a non-zero
+ * exit for unknown commands, unknown flags, bad values and missing arguments.
+ */
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { readFileSync } from "node:fs"
+import { ensureBuilt, env, makeMark, root, run } from "./helpers/binary.js"
+
+beforeAll(ensureBuilt, 120_000)
+
+const mark = makeMark()
+const tasks = (...args: ReadonlyArray<string>) => run(args, env(mark))
+
+const oneLineError = async (args: ReadonlyArray<string>, ...expected: ReadonlyArray<string>) => {
+  const result = await tasks(...args)
+  expect(result.code).toBe(1)
+  expect(result.stdout).toBe("")
+  const lines = result.stderr.trimEnd().split("\n")
+  expect(lines).toHaveLength(1)
+  for (const text of expected) expect(lines[0]).toContain(text)
+  return lines[0]!
+}
+
+describe.concurrent("tasks (command line)", () => {
+  it("--help lists the three commands and exits 0", async () => {
+    const result = await tasks("--help")
+    expect(result.code).toBe(0)
+    for (const name of ["demo", "shell", "run"]) expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"))
+    expect(result.stdout).toContain("--version")
+    expect(result.stdout).not.toContain("--wizard")
+    expect(result.stderr).toBe("")
+  })
+
+  it("run --help documents every flag", async () => {
+    const result = await tasks("run", "--help")
+    expect(result.code).toBe(0)
+    for (const flag of ["--grace", "--kill-others-on-fail", "--names", "--max", "--json"]) {
+      expect(result.stdout).toContain(flag)
+    }
+  })
+
+  it("--version prints the package version", async () => {
+    const { version } = JSON.parse(readFileSync(`${root}packages/cli/package.json`, "utf8")) as { version: string }
+    const result = await tasks("--version")
+    expect(result.code).toBe(0)
+    expect(result.stdout.trim()).toBe(`tasks ${version}`)
+  })
+
+  it("an unknown command is one line on stderr and exit 1", async () => {
+    const line = await oneLineError(["bogus"], "Unknown subcommand", "bogus")
+    expect(line).toContain("tasks --help")
+  })
+
+  it("an unknown flag is one line on stderr and exit 1", async () => {
+    await oneLineError(["demo", "--nope"], "--nope")
+  })
+
+  it("a bad duration is one line naming the flag and the value", async () => {
+    await oneLineError(["run", "--grace", "5x", "--", "true"], "--grace", "5x", "500ms")
+    await oneLineError(["shell", "--grace", "5"], "--grace", "duration")
+  })
+
+  it("a bad --max and a missing command are one line each", async () => {
+    await oneLineError(["run", "--max", "0", "true"], "--max")
+    await oneLineError(["run", "--max", "two", "true"], "--max")
+    await oneLineError(["run"], "command")
+  })
+})

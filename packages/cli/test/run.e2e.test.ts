@@ -1,0 +1,121 @@
+/**
+ * `tasks run` on the built binary, as a child process: prefixed output, exit codes, limits, and the
+ * promise that matters most: after Ctrl-C, SIGTERM or SIGHUP nothing any command started is left,
+ * not even a daemon that escaped with setsid (found in /proc by the marker every descendant inherits).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { ensureBuilt, env, killLeftovers, leftovers, makeMark, plain, run, start } from "./helpers/binary.js"
+
+beforeAll(ensureBuilt, 120_000)
+
+const marks: Array<string> = []
+const fresh = () => {
+  const mark = makeMark()
+  marks.push(mark)
+  return mark
+}
+afterAll(() => marks.forEach(killLeftovers))
+
+/** A command that daemonizes (setsid + double fork: reparented to init, its own session) and stays. */
+const daemonizing = "(setsid sleep 1000 &); sh -c 'sleep 1000 & wait' & echo started; wait"
+
+describe.concurrent("tasks run", () => {
+  it("prefixes each command's lines, keeps stderr on stderr, exits with the first failure's code", async () => {
+    const mark = fresh()
+    const result = await run(
+      ["run", "--names", "ok,bad,slow", "--", "echo out; echo err >&2", "sleep 0.2; exit 3", "sleep 0.8; echo late"],
+      env(mark)
+    )
+    expect(result.code).toBe(3)
+    expect(result.stdout).toContain("[ok  ] out\n")
+    expect(result.stderr).toContain("[ok  ] err\n")
+    expect(result.stdout).toContain("[bad ] exited with code 3")
+    expect(result.stdout).toContain("[slow] late\n")
+    expect(result.stdout).toMatch(/bad\s+sleep 0\.2; exit 3\s+FAILURE\s+\S+\s+exit 3/)
+    expect(result.stdout).toMatch(/slow\s+sleep 0\.8; echo late\s+SUCCESS/)
+    expect(result.stdout).not.toContain("\x1b[")
+    expect(leftovers(mark)).toEqual([])
+  })
+
+  it("the first failure decides the exit code, not the last", async () => {
+    const result = await run(["run", "--", "sleep 0.1; exit 4", "sleep 0.6; exit 5", "true"], env(fresh()))
+    expect(result.code).toBe(4)
+    expect(result.stdout).toContain("[0] exited with code 4")
+    expect(result.stdout).toContain("[1] exited with code 5")
+  })
+
+  it("exits 0 when every command succeeds; a command that daemonizes and returns leaves nothing", async () => {
+    const mark = fresh()
+    const result = await run(["run", "--", "setsid sleep 1000 & echo spawned", "echo fine"], env(mark))
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain("[0] spawned")
+    expect(leftovers(mark)).toEqual([])
+  })
+
+  it("--kill-others-on-fail revokes the others gracefully as soon as one fails", async () => {
+    const mark = fresh()
+    const result = await run(["run", "--kill-others-on-fail", "--", "sleep 30", "sleep 0.3; exit 2"], env(mark))
+    expect(result.code).toBe(2)
+    expect(result.millis).toBeLessThan(10_000)
+    expect(result.stdout).toContain("--> 1 failed: stopping 1 other command(s)")
+    expect(result.stdout).toMatch(/sleep 30\s+REVOKED\s+\S+\s+revoked: user\s+\d+ SIGTERM/)
+    expect(leftovers(mark)).toEqual([])
+  })
+
+  it("--max 1 runs one command at a time, in order; --json prints the summary alone on stdout", async () => {
+    const result = await run(["run", "--max", "1", "--json", "--", "sleep 0.3; echo a", "echo b"], env(fresh()))
+    expect(result.code).toBe(0)
+    const summary = JSON.parse(result.stdout) as {
+      exitCode: number
+      tasks: Array<{ state: string; startedAt: number; finishedAt: number; command: string; exitCode: number }>
+    }
+    expect(summary.exitCode).toBe(0)
+    expect(summary.tasks.map((task) => [task.command, task.state, task.exitCode])).toEqual([
+      ["sleep 0.3; echo a", "SUCCESS", 0],
+      ["echo b", "SUCCESS", 0]
+    ])
+    expect(summary.tasks[1]!.startedAt).toBeGreaterThanOrEqual(summary.tasks[0]!.finishedAt)
+    expect(result.stderr).toContain("[0] a")
+  })
+
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130], ["SIGHUP", 129]] as const) {
+    it(`${signal} revokes everything gracefully and leaves no orphan, even a setsid daemon`, async () => {
+      const mark = fresh()
+      const tasks = start(["run", "--", daemonizing, "sleep 1000"], env(mark))
+      await tasks.waitFor("[0] started")
+      // The daemon and its friends are alive before the signal: the check below can fail.
+      expect(leftovers(mark).length).toBeGreaterThanOrEqual(4)
+      tasks.kill(signal)
+      const result = await tasks.done
+      expect(result.code).toBe(code)
+      expect(result.stdout).toContain(`--> ${signal}: stopping 2 command(s) gracefully`)
+      expect(result.stdout).toMatch(/\[0\] revoked: shutdown/)
+      expect(result.stdout).toMatch(/sleep 1000\s+REVOKED\s+\S+\s+revoked: shutdown/)
+      expect(leftovers(mark, tasks.pid)).toEqual([])
+    })
+  }
+
+  it("a second signal kills at once instead of waiting out the grace period", async () => {
+    const mark = fresh()
+    const tasks = start(["run", "--grace", "30s", "--", "trap '' TERM; echo ready; sleep 1000"], env(mark))
+    await tasks.waitFor("[0] ready")
+    tasks.kill("SIGTERM")
+    await tasks.waitFor("--> SIGTERM")
+    tasks.kill("SIGTERM")
+    const result = await tasks.done
+    expect(result.millis).toBeLessThan(15_000)
+    expect(result.stdout).toContain("--> second signal: killing everything at once")
+    expect(result.stdout).toMatch(/REVOKED\s+\S+\s+revoked: shutdown, kill -9\s+\d+ SIGKILL/)
+    expect(result.code).toBe(143)
+    expect(leftovers(mark)).toEqual([])
+  })
+
+  it("colours only on request: FORCE_COLOR turns them on, NO_COLOR wins over it", async () => {
+    const args = ["run", "--", "echo hi"]
+    const colored = await run(args, env(fresh(), { FORCE_COLOR: "1" }))
+    expect(colored.stdout).toContain("\x1b[36m[0]\x1b[39m hi")
+    const plainRun = await run(args, env(fresh(), { FORCE_COLOR: "1", NO_COLOR: "1" }))
+    expect(plainRun.stdout).not.toContain("\x1b[")
+    expect(plain(colored.stdout)).toContain("[0] hi\n")
+  })
+})
