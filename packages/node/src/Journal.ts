@@ -372,10 +372,16 @@ export const reapPromise = async (stateDirectory: string, options: ReapOptions =
       reports.push({ ...common, status: "host-alive" })
     } else {
       const entries = live.entries()
-      dead.push({ contents, specStart: specs.length, specCount: entries.length })
+      // The host is dead: besides the recorded trees, everything carrying its cookie instance is an orphan.
+      const instances = live.instanceSpecs(header.host.startTime)
+      dead.push({ contents, specStart: specs.length, specCount: entries.length + instances.length })
       for (const entry of entries) {
         specs.push(specFor(entry.cookie, entry.roots))
         cookies.push(entry.cookie)
+      }
+      for (const spec of instances) {
+        specs.push(spec)
+        cookies.push(spec.cookie!.prefix)
       }
     }
   }

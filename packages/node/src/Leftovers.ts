@@ -148,11 +148,14 @@ export class PrefixMap<V> {
  */
 export class LiveSet {
   private readonly trees = new PrefixMap<Array<ProcessIdentity>>()
+  private readonly instances = new Set<string>()
 
   /** Applies one record: `started` adds a root, `cleaned` drops every tree whose cookie starts with it. */
   apply(record: LeftoverRecord): void {
     if (record.type === "started") {
       this.trees.getOrCreate(record.cookie, () => []).push({ pid: record.pid, startTime: record.startTime })
+      const slash = record.cookie.indexOf("/")
+      if (slash > 0 && slash < record.cookie.length - 1) this.instances.add(record.cookie.slice(0, slash + 1))
     } else {
       this.trees.deletePrefix(record.cookie)
     }
@@ -171,6 +174,21 @@ export class LiveSet {
   /** Every live tree as a discovery spec (see `specFor`). */
   specs(): Array<TreeSpec> {
     return this.entries().map(({ cookie, roots }) => specFor(cookie, roots))
+  }
+
+  /**
+   * The instance prefixes seen (`"<host pid>-<random>/"`, the first segment of every cookie), as specs that
+   * match every process carrying them, started no earlier than `minStartTime` (the host's start). Only for a
+   * host known to be dead: then anything carrying its cookie is an orphan, including a process spawned just
+   * before the host died and not recorded yet, or one a kill gave up on. Empty without `/proc`.
+   */
+  instanceSpecs(minStartTime: number): Array<TreeSpec> {
+    if (!hasProcFs) return []
+    return Array.from(this.instances, (prefix) => ({
+      roots: [],
+      cookie: { name: COOKIE_VARIABLE, prefix },
+      minStartTime: Math.max(0, minStartTime)
+    }))
   }
 }
 

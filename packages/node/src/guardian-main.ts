@@ -53,9 +53,12 @@ const finish = async () => {
   finishing = true
   drain(true)
   const hostDead = config.host === undefined || !isAlive(config.host)
+  // A live host closed the pipe itself: only the trees it still owned (other managers may share its cookie
+  // instance). A dead host: also everything carrying its cookie instance, recorded or not.
+  const specs = hostDead ? [...live.specs(), ...live.instanceSpecs(config.host?.startTime ?? 0)] : live.specs()
   let survivors = 0
-  if (live.size > 0) {
-    const summary = await killLeftovers(live.specs(), { grace: config.grace ?? 1_000 })
+  if (specs.length > 0) {
+    const summary = await killLeftovers(specs, { grace: config.grace ?? 1_000 })
     survivors = summary.survivors.length
   }
   if (hostDead && survivors === 0 && config.journal !== undefined) {

@@ -148,6 +148,26 @@ describe.runIf(linux)("Guardian", () => {
     expect(aliveAs(treeC.pid, treeC.startTime)).toBe(false)
   })
 
+  it("after its host died, also kills processes carrying the host's cookie instance that were never recorded", async () => {
+    const recorded = spawnWithCookie("sh", ["-c", "sleep 1000 & wait"], `${prefix}1/1/`)
+    const unrecorded = spawnWithCookie("sleep", ["1000"], `${prefix}5/9/`)
+    const otherInstance = spawnWithCookie("sleep", ["1000"], `other-${prefix}1/1/`)
+    await waitFor("processes up", () => cookieCarriers(prefix).length === 3)
+    // A host that is dead by identity (this pid, another start time), as after a SIGKILL.
+    const config = { host: { pid: process.pid, startTime: 1 }, grace: 300 }
+    const guardian = spawn(process.execPath, [Guardian.defaultEntry()!, JSON.stringify(config)], {
+      detached: true,
+      stdio: ["pipe", "ignore", "ignore"]
+    })
+    spawned.push(guardian)
+    const exited = new Promise((resolve) => guardian.once("exit", resolve))
+    guardian.stdin!.end(Leftovers.encodeStarted(recorded, `${prefix}1/1/`))
+    await exited
+    expect(cookieCarriers(prefix)).toEqual([])
+    expect(aliveAs(unrecorded.pid, unrecorded.startTime)).toBe(false)
+    expect(aliveAs(otherInstance.pid, otherInstance.startTime)).toBe(true)
+  })
+
   it("a guardian that cannot start is reported once and the manager keeps working", async () => {
     for (const entry of [fixture("host-bad-guardian.mjs"), "/nonexistent/guardian-main.js"]) {
       const { layer: logs, warnings } = collectWarnings()
