@@ -231,6 +231,10 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
       const useJournal = config.journal ?? useGuardian
       const defaultObserver: ProcessObserverShape = yield* ProcessObserver
       if (!useGuardian && !useJournal) return defaultObserver
+      if (process.platform === "win32") {
+        yield* Effect.logWarning("effect-tasks: guardian and journal are not available on Windows; option ignored")
+        return defaultObserver
+      }
       const stateDirectory = config.stateDirectory ?? Journal.defaultStateDirectory()
 
       let journal: Journal.JournalWriter | undefined
