@@ -201,6 +201,16 @@ const stateOf = (exit: Exit.Exit<unknown, unknown>): "SUCCESS" | "FAILURE" | "RE
 
 const byId = (a: TrackedTask, b: TrackedTask) => a.id - b.id
 
+/** Waits for a task (even one retention already dropped) and gives its typed result. */
+const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> =>
+  Effect.flatMap(task[Completion], (done): Effect.Effect<A, E | TaskRevoked> => {
+    const exit = done.exit!
+    if (done.state === "REVOKED") {
+      return Effect.fail(new TaskRevoked({ id: done.id, reason: done.revocation?.reason ?? "user" }))
+    }
+    return exit
+  })
+
 /**
  * Builds a manager in the current scope; closing the scope shuts it down. Prefer the layers
  * (`TaskManager.layer`, `TaskManager.layerWith`) unless you manage scopes yourself.
@@ -513,15 +523,6 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       return Effect.succeed({ ...record, state: "RUNNING", startedAt: entry.record.startedAt ?? record.submittedAt })
     })
 
-  const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> =>
-    Effect.flatMap(task[Completion], (done): Effect.Effect<A, E | TaskRevoked> => {
-      const exit = done.exit!
-      if (done.state === "REVOKED") {
-        return Effect.fail(new TaskRevoked({ id: done.id, reason: done.revocation?.reason ?? "user" }))
-      }
-      return exit
-    })
-
   const shutdown = Effect.suspend(() => {
     closed = true
     return revokeEvery("shutdown")
@@ -551,11 +552,11 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     revoke: (id, options) => revokeWith(id, "user", options).pipe(Effect.withSpan("TaskManager.revoke")),
     revokeAll: (options) =>
       revokeEvery("user", options).pipe(
-        Effect.map((records) => records.slice().sort(byId)),
+        Effect.map((records) => records.toSorted(byId)),
         Effect.withSpan("TaskManager.revokeAll")
       ),
-    active: Effect.sync(() => Array.from(entries.values(), (entry) => entry.record as TrackedTask).sort(byId)),
-    list: Effect.sync(() => Array.from(HashMap.values(tasks.ref.current)).sort(byId)),
+    active: Effect.sync(() => Array.from(entries.values(), (entry) => entry.record as TrackedTask).toSorted(byId)),
+    list: Effect.sync(() => Array.from(HashMap.values(tasks.ref.current)).toSorted(byId)),
     events: Stream.unwrap(subscribe),
     subscribe,
     output: (id) =>

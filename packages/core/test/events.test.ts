@@ -2,13 +2,9 @@ import { TaskEvent, TaskManager } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { collectEvents, settle, tagsOf, withManager } from "./helpers.js"
+import { collectEvents, drain, settle, tagsOf, withManager } from "./helpers.js"
 
 type Event = TaskEvent.TaskEvent
-
-/** Pulls whatever a subscription has buffered right now (one `takeAll`), or nothing if it is empty. */
-const drain = (pull: Effect.Effect<ReadonlyArray<Event>, unknown>) =>
-  Effect.raceFirst(pull, Effect.as(Effect.yieldNow, [] as ReadonlyArray<Event>)).pipe(Effect.orDie)
 
 describe("rule 8: events", () => {
   it.effect("per task, events arrive in order and complete, whatever the outcome", () =>

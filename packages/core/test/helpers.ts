@@ -1,5 +1,5 @@
 import { TaskContext, type TaskEvent, TaskManager, type TaskManagerConfig } from "@effect-tasks/core"
-import { Clock, Effect, Fiber, Layer, Stream } from "effect"
+import { Clock, Effect, Fiber, Layer, Pull, Stream } from "effect"
 import type * as Scope from "effect/Scope"
 import type { TestClock } from "effect/testing"
 
@@ -76,3 +76,15 @@ export const tagsOf = (events: ReadonlyArray<TaskEvent.TaskEvent>, id: number): 
 
 /** Yields to the scheduler a few times, so forked fibers and stream consumers catch up. */
 export const settle = (times = 5) => Effect.repeat(Effect.yieldNow, { times })
+
+/**
+ * Pulls whatever a subscription (from `Stream.toPull`) has buffered right now: one `takeAll`, or
+ * nothing if it is empty or the stream has ended.
+ */
+export const drain = (
+  pull: Pull.Pull<ReadonlyArray<TaskEvent.TaskEvent>>
+): Effect.Effect<ReadonlyArray<TaskEvent.TaskEvent>> =>
+  Effect.raceFirst(
+    pull.pipe(Pull.catchDone(() => Effect.succeed([]))),
+    Effect.as(Effect.yieldNow, [] as ReadonlyArray<TaskEvent.TaskEvent>)
+  )
