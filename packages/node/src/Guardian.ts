@@ -28,7 +28,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Journal from "./Journal.js"
-import { COOKIE_VARIABLE, encodeCleaned, encodeStarted } from "./Leftovers.js"
+import { CLOSE_LINE, COOKIE_VARIABLE, encodeCleaned, encodeStarted } from "./Leftovers.js"
 import { readIdentity } from "./ProcessIdentity.js"
 import { ProcessObserver, type ProcessObserverShape } from "./TaskProcesses.js"
 
@@ -184,7 +184,7 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
         close: Effect.suspend(() => {
           if (!closing) {
             closing = true
-            stdin.end()
+            stdin.end(CLOSE_LINE)
           }
           return Deferred.await(exit).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
         })

@@ -57,6 +57,15 @@ export const encodeStarted = (identity: ProcessIdentity, cookie: string): string
 export const encodeCleaned = (cookie: string): string => `{"type":"cleaned","cookie":${JSON.stringify(cookie)}}\n`
 
 /**
+ * The last line a host writes to its guardian before it ends the pipe on purpose (its manager has shut down):
+ * the host is alive, so only the trees it still owns are killed. A pipe that ends without it means the host
+ * died (or is dying).
+ *
+ * @since 0.1.0
+ */
+export const CLOSE_LINE = `{"type":"close"}\n`
+
+/**
  * Decodes one line; anything that is not a well-formed record (a torn last line, garbage) gives `undefined`.
  *
  * @since 0.1.0

@@ -3,8 +3,8 @@
  * detached into a session of its own, with a pipe on stdin and nothing else.
  *
  * It replays the host's line-delimited records (`started` / `cleaned`) into the set of trees the host still owns.
- * When the pipe closes (the host closed it after its manager shut down, or the kernel closed it because the host
- * died, however it died) or the host is seen dead, it kills every tree still owned (SIGTERM, `grace`, SIGKILL,
+ * When the pipe closes (the host closed it after its manager shut down, ending with `CLOSE_LINE`, or the kernel
+ * closed it because the host died, however it died) or the host is seen dead, it kills every tree still owned (SIGTERM, `grace`, SIGKILL,
  * with the identity checks of `Leftovers.killLeftovers`), deletes the host's journal if the host is dead and
  * nothing survived, and exits. After a normal shutdown nothing is owned, so it just exits.
  *
@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { unlinkSync } from "node:fs"
-import { decode, killLeftovers, LiveSet } from "./Leftovers.js"
+import { CLOSE_LINE, decode, killLeftovers, LiveSet } from "./Leftovers.js"
 import { isAlive, type ProcessIdentity } from "./ProcessIdentity.js"
 
 interface GuardianConfig {
@@ -28,6 +28,8 @@ const config = JSON.parse(process.argv[2] ?? "{}") as GuardianConfig
 const live = new LiveSet()
 let buffer = ""
 let finishing = false
+let closeRequested = false
+const closeRecord = CLOSE_LINE.trim()
 
 // Job-control signals never reach this session, but a stray one must not end the guardian early.
 process.on("SIGINT", () => {})
@@ -36,14 +38,17 @@ process.on("SIGHUP", () => {})
 const drain = (final: boolean) => {
   let newline = buffer.indexOf("\n")
   while (newline >= 0) {
-    const record = decode(buffer.slice(0, newline))
+    const line = buffer.slice(0, newline)
+    const record = decode(line)
     if (record !== undefined) live.apply(record)
+    else if (line === closeRecord) closeRequested = true
     buffer = buffer.slice(newline + 1)
     newline = buffer.indexOf("\n")
   }
   if (final && buffer.length > 0) {
     const record = decode(buffer)
     if (record !== undefined) live.apply(record)
+    else if (buffer === closeRecord) closeRequested = true
     buffer = ""
   }
 }
@@ -52,7 +57,9 @@ const finish = async () => {
   if (finishing) return
   finishing = true
   drain(true)
-  const hostDead = config.host === undefined || !isAlive(config.host)
+  // The pipe ended without the host's close line: the host died. (Its /proc entry can still look alive for a
+  // moment: the kernel closes a dying process's files before it becomes a zombie.)
+  const hostDead = !closeRequested || config.host === undefined || !isAlive(config.host)
   // A live host closed the pipe itself: only the trees it still owned (other managers may share its cookie
   // instance). A dead host: also everything carrying its cookie instance, recorded or not.
   const specs = hostDead ? [...live.specs(), ...live.instanceSpecs(config.host?.startTime ?? 0)] : live.specs()
