@@ -6,7 +6,7 @@
 import { TaskManager } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Scope, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import { spawn } from "node:child_process"
@@ -31,8 +31,8 @@ const DOUBLE_FORK = python(
   "import os,time\nif os.fork()==0:\n  os.setsid()\n  if os.fork()==0:\n    time.sleep(1000)\n  os._exit(0)\nos.wait()"
 )
 
-const provide = <A, E>(effect: Effect.Effect<A, E, TaskManager | ChildProcessSpawner>) =>
-  Effect.provide(effect, NodeTaskManager.layerWith({ grace: "300 millis" }))
+const provide = <A, E>(effect: Effect.Effect<A, E, TaskManager | ChildProcessSpawner | Scope.Scope>) =>
+  Effect.provide(Effect.scoped(effect), NodeTaskManager.layerWith({ grace: "300 millis" }))
 
 /** Runs `script` as a task, waits until `expected` marked processes live, revokes it, and checks none survive. */
 const revokeScenario = (script: string, expected: number, options: { graceful?: boolean } = {}) =>
