@@ -105,7 +105,10 @@ export const table = (
   align: ReadonlyArray<"left" | "right"> = []
 ): string => {
   const all = [header, ...rows].map((row) => row.map(cell))
-  const widths = header.map((_, i) => Math.max(3, ...all.map((row) => (row[i] ?? "").length)))
+  // dprint's minimum widths: 1 (a rule of `-`), or 2 for a right-aligned column (`-:`).
+  const widths = header.map((_, i) =>
+    Math.max(align[i] === "right" ? 2 : 1, ...all.map((row) => (row[i] ?? "").length))
+  )
   const pad = (text: string, i: number) => align[i] === "right" ? text.padStart(widths[i]!) : text.padEnd(widths[i]!)
   const line = (row: ReadonlyArray<string>) => `| ${header.map((_, i) => pad(row[i] ?? "", i)).join(" | ")} |`
   const rule = `| ${widths.map((w, i) => align[i] === "right" ? `${"-".repeat(w - 1)}:` : "-".repeat(w)).join(" | ")} |`

@@ -47,6 +47,14 @@ describe("report", () => {
     expect(formatRatio(1.234)).toBe("1.23x")
   })
 
+  it("uses dprint's minimum column widths", () => {
+    expect(table(["n", "x"], [["7", "y"]], ["right", "left"]).split("\n")).toEqual([
+      "|  n | x |",
+      "| -: | - |",
+      "|  7 | y |"
+    ])
+  })
+
   it("lays tables out with padded columns, right-aligned numbers and escaped pipes", () => {
     const text = table(["Name", "Value"], [["a|b", "1"], ["long name", "12345"]], ["left", "right"])
     const lines = text.split("\n")
