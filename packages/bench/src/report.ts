@@ -204,6 +204,12 @@ export const renderMarkdown = (report: Report): string =>
       "To stay within the minute on a loaded machine, a measurement starts no new round after 40 s once its",
       "minimum rounds have run; the n column shows how many ran."
     ].join("\n"),
+    [
+      "To see where the time goes when a target is missed, `packages/bench/dist/diagnose.js` (built by the same",
+      "command) records span timelines (`spans B5`), CPU profiles of one subject (`cpu B1`, then `analyze`), the",
+      "heap retained per task (`heap`) and the operating system's own floor for a kill (`floor`); its header",
+      "comment has the exact commands."
+    ].join("\n"),
     `Last run: ${report.date}, \`${report.command}\`.`,
     "## Machine",
     renderMachine(report.machine),
