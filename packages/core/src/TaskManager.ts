@@ -337,6 +337,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         publish({ _tag: "ProcessExited", id, pid, ...ended, at })
       },
       outputUnsafe: (pid: number, stream: OutputStream, text: string) => {
+        // Like the other hooks: a late chunk (a pipe's last `data` after the task ended) must not
+        // follow TaskFinished, nor recreate the tail of a task retention already dropped.
+        if (!entries.has(id)) return
         let tail = tails.get(id)
         if (tail === undefined) {
           tail = { stdout: OutputTail.make(tailCapacity), stderr: OutputTail.make(tailCapacity) }

@@ -141,6 +141,7 @@ describe("TaskContext: the integration hook", () => {
   it.effect("the task's scope closes before the task becomes terminal, and hooks called late are ignored", () =>
     Effect.gen(function*() {
       const tm = yield* TaskManager
+      const events = yield* collectEvents(tm)
       let ctxRef: TaskContext["Service"] | undefined
       let stateWhenScopeClosed: string | undefined
       const task = yield* tm.submit(
@@ -157,8 +158,13 @@ describe("TaskContext: the integration hook", () => {
       expect(stateWhenScopeClosed).toBe("RUNNING")
       ctxRef!.addProcessUnsafe({ pid: 1, command: "late", args: [], startedAt: 0 })
       ctxRef!.endProcessUnsafe(1, { signal: "SIGKILL" })
+      ctxRef!.outputUnsafe(1, "stdout", "too late")
       expect(yield* tm.get(task.id)).toBe(done)
       expect(done.processes).toEqual([])
+      expect((yield* tm.output(task.id)).stdout).toBe("")
+      yield* tm.shutdown
+      // Nothing was published after the task's TaskFinished.
+      expect(tagsOf(yield* Fiber.join(events), task.id).at(-1)).toBe("TaskFinished:SUCCESS")
     }).pipe(withManager()))
 })
 
