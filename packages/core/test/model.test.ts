@@ -306,7 +306,7 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
 
     for (const command of commands) {
       yield* run(command)
-      yield* Effect.repeat(Effect.yieldNow, { times: 3 })
+      yield* Effect.repeat(Effect.yieldNow, { times: 10 })
       yield* check
     }
 
