@@ -128,18 +128,29 @@ let latest: Snapshot | undefined
 export const takeSnapshot = (): Snapshot => {
   const takenAt = performance.now()
   const table = readProcessTable()
-  const cookies = new Map<string, string | undefined>()
   const readCookie = (pid: number, name: string) => {
-    const key = `${pid}=${name}`
-    if (cookies.has(key)) return cookies.get(key)
+    const stat = table.get(pid)
+    // Keyed by identity: a recycled pid is a different process and is read afresh.
+    const key = `${pid}@${stat?.startTime ?? -1}=${name}`
+    if (cookieCache.has(key)) return cookieCache.get(key)
     const value = readEnvironCookie(pid, name)
-    cookies.set(key, value)
+    if (cookieCache.size >= 50_000) cookieCache.clear()
+    cookieCache.set(key, value)
     return value
   }
   const snapshot: Snapshot = { table, takenAt, readCookie }
   latest = snapshot
   return snapshot
 }
+
+/**
+ * Environment cookies by process identity, across snapshots. `/proc/<pid>/environ` is the environment the
+ * process was exec'd with, so it only changes on `execve`; a process that drops the cookie by exec'ing with
+ * a cleaned environment is the documented limit of the cookie, and one that carried it was started by the
+ * tree either way. Without this cache, two hundred concurrent kills re-read hundreds of environments each
+ * round.
+ */
+const cookieCache = new Map<string, string | undefined>()
 
 /**
  * The latest snapshot if it was taken at or after `notBefore` (a `performance.now()` reading), else a fresh
@@ -149,8 +160,13 @@ export const takeSnapshot = (): Snapshot => {
  *
  * @since 0.1.0
  */
-export const recentSnapshot = (notBefore: number): Snapshot =>
-  latest !== undefined && latest.takenAt >= notBefore ? latest : takeSnapshot()
+export const recentSnapshot = (notBefore: number): Snapshot => {
+  const current = latestSnapshot()
+  return current !== undefined && current.takenAt >= notBefore ? current : takeSnapshot()
+}
+
+/** The last snapshot taken, if any (for callers that coalesce walks themselves). */
+export const latestSnapshot = (): Snapshot | undefined => latest
 
 /**
  * An environment variable every process of a task inherits: `name` (e.g. `EFFECT_TASKS_COOKIE`) whose value

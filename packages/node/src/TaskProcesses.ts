@@ -34,6 +34,12 @@ export interface TaskProcesses {
   readonly roots: Array<ProcessIdentity>
   readonly prefix: string
   readonly minStartTime: number
+  /** Spawns whose own kill has not completed yet. */
+  open: number
+  /** Processes attached by pid (they have no spawn kill of their own). */
+  attached: number
+  /** A spawn's kill gave up on a survivor. */
+  unclean: boolean
 }
 
 /** No live process has this pid (it never existed, or it has already exited). */
@@ -53,7 +59,7 @@ let taskSeq = 0
  * Kills a tree the way the task's revocation says: gracefully (SIGTERM, the task's grace, SIGKILL)
  * unless a non-graceful revoke is recorded or arrives while it waits.
  */
-export const killFor = (task: TaskContextShape, spec: TreeSpec) =>
+export const killFor = (task: TaskContextShape, spec: TreeSpec): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const revocation = task.revocationUnsafe()
     return killTree(spec, {
@@ -61,25 +67,37 @@ export const killFor = (task: TaskContextShape, spec: TreeSpec) =>
       grace: task.grace,
       forced: task.forced
     })
-  }).pipe(Effect.ignore)
+  }).pipe(Effect.map((summary) => summary.survivors.length === 0))
 
 /** The task's processes, created on first use together with the task's final sweep. */
 export const forTask = (task: TaskContextShape): Effect.Effect<TaskProcesses> =>
   Effect.suspend(() => {
     const existing = owned.get(task)
     if (existing !== undefined) return Effect.succeed(existing)
-    const created: TaskProcesses = { roots: [], prefix: `${instance}/${++taskSeq}/`, minStartTime: startTimeNow() }
+    const created: TaskProcesses = {
+      roots: [],
+      prefix: `${instance}/${++taskSeq}/`,
+      minStartTime: startTimeNow(),
+      open: 0,
+      attached: 0,
+      unclean: false
+    }
     owned.set(task, created)
     return Effect.flatMap(ProcessObserver, (observer) =>
       Effect.as(
         Scope.addFinalizer(
           task.scope,
           Effect.andThen(
-            killFor(task, {
-              roots: created.roots,
-              cookie: { name: COOKIE_VARIABLE, prefix: created.prefix },
-              minStartTime: created.minStartTime
-            }),
+            Effect.suspend(() =>
+              // Every spawn already killed its own tree and nothing was attached: a walk would find nothing.
+              created.open === 0 && created.attached === 0 && !created.unclean
+                ? Effect.void
+                : killFor(task, {
+                  roots: created.roots,
+                  cookie: { name: COOKIE_VARIABLE, prefix: created.prefix },
+                  minStartTime: created.minStartTime
+                })
+            ),
             Effect.sync(() => observer.cleaned(created.prefix))
           )
         ),
@@ -97,6 +115,7 @@ export const attach = Effect.fn("TaskProcesses.attach")(function*(pid: number) {
   if (identity === undefined) return yield* new ProcessNotFound({ pid })
   const processes = yield* forTask(task)
   processes.roots.push(identity)
+  processes.attached++
   ;(yield* ProcessObserver).started(identity, processes.prefix)
   task.addProcessUnsafe({ pid, command: `pid ${pid}`, args: [], startedAt: Date.now() })
   return identity

@@ -107,6 +107,7 @@ export const make = (
       const pid = handle.pid
       const identity: ProcessIdentity = readIdentity(pid) ?? { pid, startTime: -1 }
       owned.roots.push(identity)
+      owned.open++
       observer.started(identity, cookie)
       const { command: name, args } = describe(command)
       task.addProcessUnsafe({ pid, command: name, args, startedAt: Date.now() })
@@ -161,7 +162,8 @@ export const make = (
         scope,
         Effect.gen(function*() {
           killing = true
-          yield* TaskProcesses.killFor(task, spec)
+          if (!(yield* TaskProcesses.killFor(task, spec))) owned.unclean = true
+          owned.open--
           observer.cleaned(cookie)
           // Node reaps its own child at once; wait for that so the record shows the exit.
           yield* Fiber.await(watcher).pipe(Effect.timeoutOption(Duration.seconds(1)))

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Fiber } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber } from "effect"
 import {
   identityKey,
   isDeadState,
@@ -19,7 +19,7 @@ import {
   signalIfSame,
   startTimeNow
 } from "./ProcessIdentity.js"
-import { recentSnapshot } from "./ProcessTable.js"
+import { latestSnapshot, type Snapshot, takeSnapshot } from "./ProcessTable.js"
 import { discoverTree, type TreeMember, type TreeSpec } from "./ProcessTree.js"
 
 /**
@@ -73,6 +73,28 @@ interface Target extends ProcessIdentity {
   readonly pgid: number
 }
 
+let pending: Deferred.Deferred<Snapshot> | undefined
+
+/**
+ * Like `recentSnapshot`, but every caller that asks within the same turn of the event loop shares one walk,
+ * taken after all of them asked (so after each one's last signal). Two hundred kill loops waking together
+ * cost one walk of `/proc` per round instead of two hundred.
+ */
+const awaitSnapshot = (notBefore: number): Effect.Effect<Snapshot> =>
+  Effect.suspend(() => {
+    const latest = latestSnapshot()
+    if (latest !== undefined && latest.takenAt >= notBefore) return Effect.succeed(latest)
+    if (pending === undefined) {
+      const round = Deferred.makeUnsafe<Snapshot>()
+      pending = round
+      setImmediate(() => {
+        pending = undefined
+        Deferred.doneUnsafe(round, Exit.succeed(takeSnapshot()))
+      })
+    }
+    return Deferred.await(pending)
+  })
+
 const toMillis = (input: Duration.Input): number => Math.max(0, Duration.toMillis(input))
 
 /**
@@ -92,7 +114,7 @@ const toMillis = (input: Duration.Input): number => Math.max(0, Duration.toMilli
 export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec, options: KillTreeOptions) {
   const started = yield* Clock.currentTimeMillis
   const graceMillis = options.graceful ? toMillis(options.grace) : 0
-  const basePoll = Math.max(1, toMillis(options.pollInterval ?? 5))
+  const basePoll = Math.max(1, toMillis(options.pollInterval ?? 1))
   const maxPoll = Math.max(basePoll, toMillis(options.maxPollInterval ?? 50))
   const killTimeout = toMillis(options.killTimeout ?? "10 seconds")
 
@@ -182,7 +204,7 @@ export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec,
     // walk serves them all.
     yield* Effect.yieldNow
     while (true) {
-      const snapshot = recentSnapshot(Math.max(lastSignalled, performance.now() - delay))
+      const snapshot = yield* awaitSnapshot(Math.max(lastSignalled, performance.now() - delay))
       const members = discoverTree(snapshot.table, spec, { readCookie: snapshot.readCookie })
       const targets = new Map<string, Target>()
       for (const member of members) targets.set(identityKey(member), member)
