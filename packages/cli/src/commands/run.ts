@@ -111,7 +111,7 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
     if (config.json) {
       Terminal.stdout.write(`${JSON.stringify(summaryJson(tasks, config.commands, code))}\n`)
     } else {
-      const lines = Tasks.table(tasks, ["id", "name", "command", "state", "duration", "result", "processes"], {
+      const lines = Tasks.table(tasks, ["name", "command", "state", "duration", "result", "processes"], {
         palette: p,
         now: Date.now(),
         maxWidth: out.isTTY ? out.columns() : undefined,
