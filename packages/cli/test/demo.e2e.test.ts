@@ -4,7 +4,7 @@
  * must end with 0 processes alive, which this test checks in /proc independently of the demo.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { bin, ensureBuilt, env, killLeftovers, leftovers, makeMark, node, run } from "./helpers/binary.js"
+import { bin, ensureBuilt, env, killLeftovers, leftovers, makeMark, node, run, start } from "./helpers/binary.js"
 import * as Tmux from "./helpers/tmux.js"
 
 beforeAll(ensureBuilt, 120_000)
@@ -69,6 +69,20 @@ describe.concurrent("tasks demo", () => {
     expect(byName["server"]).toMatchObject({ state: "REVOKED", revocation: { reason: "shutdown" } })
     expect(result.stderr).toContain(">>> revoke stubborn")
     expect(leftovers(mark)).toEqual([])
+  })
+
+  it("Ctrl-C (SIGINT) stops it early: everything revoked gracefully, the table still printed, exit 130", async () => {
+    const mark = fresh()
+    const demo = start(["demo"], env(mark))
+    await demo.waitFor("REVOKED (timeout)", 20_000)
+    demo.kill("SIGINT")
+    const result = await demo.done
+    expect(result.code).toBe(130)
+    expect(result.stdout).toContain(">>> interrupted: shut the manager down")
+    expect(row(result.stdout, "server")).toMatch(/REVOKED\s+\S+\s+revoked: shutdown/)
+    expect(row(result.stdout, "batch-5")).toMatch(/revoked: shutdown, never started/)
+    expect(result.stdout.trimEnd().split("\n").at(-1)).toMatch(/^0 of the demo's processes still alive/)
+    expect(leftovers(mark, demo.pid)).toEqual([])
   })
 
   it.skipIf(!Tmux.available())("on a terminal, redraws the live table in place", async () => {

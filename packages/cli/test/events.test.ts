@@ -6,9 +6,10 @@ import * as EventLog from "../src/render/events.js"
 const id = (n: number) => n as TaskEvent.TaskEvent extends { id: infer I } ? I : never
 
 describe("event log", () => {
-  it("turns lifecycle events into lines, cutting output into whole lines per task and stream", () => {
+  it("turns events into lines (stamps kept in order), cutting output into whole lines per task and stream", () => {
     const log = EventLog.make({ palette: Color.palette(false), start: 1000, nameWidth: 6 })
-    const lines = (event: TaskEvent.TaskEvent, now = 2000) => log.lines(event, now)
+    const lines = (event: TaskEvent.TaskEvent, now = 1000) => log.lines(event, now)
+    expect(log.note("revoke it", 1000)).toBe("    0ms  >>> revoke it")
     expect(lines({ _tag: "TaskSubmitted", id: id(1), name: "quick", mode: "default", state: "RUNNING", at: 1000 }))
       .toEqual([])
     expect(lines({ _tag: "TaskSubmitted", id: id(2), name: "later", mode: "batch", state: "QUEUED", at: 1000 }))
@@ -46,6 +47,6 @@ describe("event log", () => {
         error: "CommandFailed: exit 3\n    at ..."
       })
     ).toEqual(["   3.0s  #2  later  FAILURE (exit 3)"])
-    expect(log.note("revoke it", 1200)).toBe("  200ms  >>> revoke it")
+    expect(log.note("too early", 1200)).toBe("   3.0s  >>> too early")
   })
 })

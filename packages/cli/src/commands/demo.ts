@@ -77,7 +77,10 @@ export const summaryJson = (
   alive: survivors.length
 })
 
-/** Runs the demo against the `TaskManager` in context; returns the number of survivors. */
+/**
+ * Runs the demo against the `TaskManager` in context and returns the number of survivors (any makes
+ * the exit code 1). Interrupted (Ctrl-C), it shuts down at once and still prints the final table.
+ */
 export const play = Effect.fn("Demo.play")(function*(options: { readonly json: boolean }) {
   const tm = yield* TaskManager
   const out = options.json ? Terminal.stderr : Terminal.stdout
@@ -124,48 +127,57 @@ export const play = Effect.fn("Demo.play")(function*(options: { readonly json: b
     yield* Effect.addFinalizer(() => Effect.sync(() => out.write("\x1b[?25h")))
   }
 
+  const finish = (why: string) =>
+    Effect.gen(function*() {
+      say(why)
+      yield* tm.shutdown
+      yield* Fiber.join(printer)
+      region.clear()
+      const records = yield* tm.list
+      const survivors = Survivors.find({ pids: records.flatMap((task) => task.processes.map((p) => p.pid)), since })
+      const recorded = records.reduce((sum, task) => sum + task.processes.length, 0)
+      const took = Date.now() - start
+      if (options.json) {
+        Terminal.stdout.write(`${JSON.stringify(summaryJson(records, survivors, took))}\n`)
+      } else {
+        out.write(`\n${table(records).join("\n")}\n\n`)
+        for (const survivor of survivors) {
+          out.write(p.red(`  still alive: pid ${survivor.pid} (${survivor.via}) ${survivor.command}\n`))
+        }
+        const verdict = survivors.length === 0 ? p.green : p.red
+        out.write(
+          `${verdict(`${survivors.length} of the demo's processes still alive`)} ${
+            p.dim(`(${recorded} started by tasks, plus their children; checked in /proc)`)
+          }\n`
+        )
+      }
+      if (survivors.length > 0) process.exitCode = 1
+      return survivors.length
+    })
+
   const submittedAt = Date.now()
   const sleepUntil = (at: number) => Effect.suspend(() => Effect.sleep(Math.max(0, submittedAt + at - Date.now())))
-  for (const step of script) {
-    yield* sleepUntil(step.at)
-    say(step.say)
-    yield* Effect.forkScoped(tm.revoke(ids.get(step.revoke)!), { startImmediately: true })
-  }
-  yield* sleepUntil(shutdownAt)
-  say("shut the manager down: every task still running is revoked gracefully (reason: shutdown)")
-  yield* tm.shutdown
-  yield* Fiber.join(printer)
-  region.clear()
-
-  const records = yield* tm.list
-  const survivors = Survivors.find({ pids: records.flatMap((task) => task.processes.map((p) => p.pid)), since })
-  const recorded = records.reduce((sum, task) => sum + task.processes.length, 0)
-  const took = Date.now() - start
-  if (options.json) {
-    Terminal.stdout.write(`${JSON.stringify(summaryJson(records, survivors, took))}\n`)
-  } else {
-    out.write(`\n${table(records).join("\n")}\n\n`)
-    for (const survivor of survivors) {
-      out.write(p.red(`  still alive: pid ${survivor.pid} (${survivor.via}) ${survivor.command}\n`))
+  const scenario = Effect.gen(function*() {
+    for (const step of script) {
+      yield* sleepUntil(step.at)
+      say(step.say)
+      yield* Effect.forkScoped(tm.revoke(ids.get(step.revoke)!), { startImmediately: true })
     }
-    const verdict = survivors.length === 0 ? p.green : p.red
-    out.write(
-      `${verdict(`${survivors.length} of the demo's processes still alive`)} ${
-        p.dim(`(${recorded} started by tasks, plus their children; checked in /proc)`)
-      }\n`
-    )
-  }
-  return survivors.length
+    yield* sleepUntil(shutdownAt)
+  })
+  yield* scenario.pipe(
+    Effect.onInterrupt(() => finish("interrupted: shut the manager down, revoking every task gracefully"))
+  )
+  return yield* finish("shut the manager down: every task still running is revoked gracefully (reason: shutdown)")
 })
 
 /** The `demo` command. */
-export const command = Command.make("demo", { json: Flags.json }, (config) =>
-  play(config).pipe(
-    Effect.scoped,
-    Effect.provide(NodeTaskManager.layerWith(managerConfig)),
-    Effect.flatMap((alive) => Effect.sync(() => process.exitCode = alive === 0 ? 0 : 1))
-  )).pipe(
-    Command.withDescription(
-      "Ten seconds of real processes: success, failure, timeout, a SIGTERM-ignoring process, queued tasks, revokes"
-    )
+export const command = Command.make(
+  "demo",
+  { json: Flags.json },
+  (config) => play(config).pipe(Effect.scoped, Effect.provide(NodeTaskManager.layerWith(managerConfig)))
+).pipe(
+  Command.withDescription(
+    "Ten seconds of real processes: success, failure, timeout, a SIGTERM-ignoring process, queued tasks, revokes"
   )
+)

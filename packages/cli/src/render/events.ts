@@ -37,7 +37,12 @@ export const make = (options: EventLogOptions): EventLog => {
   const queued = new Set<number>()
   const buffers = Lines.keyed()
 
-  const stamp = (at: number) => p.dim(`${Duration.format(at - options.start).padStart(7)} `)
+  // Output carries no time of its own and is stamped on arrival; keep the stamps in order.
+  let latest = options.start
+  const stamp = (at: number) => {
+    latest = Math.max(latest, at)
+    return p.dim(`${Duration.format(latest - options.start).padStart(7)} `)
+  }
   const line = (id: number, at: number, text: string) =>
     `${stamp(at)} ${p.bold(`#${id}`.padEnd(3))} ${(names.get(id) ?? "").padEnd(width)} ${text}`
 
