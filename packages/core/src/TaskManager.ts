@@ -23,7 +23,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { CurrentTask, type OutputStream, TaskContext } from "./CurrentTask.js"
+import { CurrentTask, type OutputStream, TaskContext, type TaskContextShape } from "./CurrentTask.js"
 import * as EventHub from "./EventHub.js"
 import * as OutputTail from "./OutputTail.js"
 import type { ProcessInfo } from "./ProcessInfo.js"
@@ -32,6 +32,7 @@ import { type RevocationReason, TaskManagerClosed, TaskNotFound, TaskRevoked } f
 import type { TaskEvent } from "./TaskEvent.js"
 import * as TaskId from "./TaskId.js"
 import type { TaskState } from "./TaskState.js"
+import { isTerminal } from "./TaskState.js"
 import { Completion, renderError, type TrackedTask } from "./TrackedTask.js"
 
 /** Settings of a manager; every field has a default. */
@@ -165,9 +166,10 @@ interface Entry {
   readonly timeout: Duration.Duration | undefined
   readonly grace: Duration.Duration
   readonly pool: Pool | undefined
-  readonly completion: Deferred.Deferred<TrackedTask<any, any>>
-  readonly revoked: Deferred.Deferred<void>
-  readonly forced: Deferred.Deferred<void>
+  /** Created on first wait: most tasks are never awaited, revoked or forced. */
+  completion: Deferred.Deferred<TrackedTask<any, any>> | undefined
+  revoked: Deferred.Deferred<void> | undefined
+  forced: Deferred.Deferred<void> | undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined
   /** Neighbours in the pool's waiting line while QUEUED. */
   prev: Entry | undefined
@@ -200,6 +202,83 @@ const stateOf = (exit: Exit.Exit<unknown, unknown>): "SUCCESS" | "FAILURE" | "RE
   Exit.isSuccess(exit) ? "SUCCESS" : Cause.hasInterrupts(exit.cause) ? "REVOKED" : "FAILURE"
 
 const byId = (a: TrackedTask, b: TrackedTask) => a.id - b.id
+
+/** Waits for the task's final record; the Deferred exists only once somebody waits. */
+const awaitFinal = (entry: Entry): Effect.Effect<TrackedTask<any, any>> => {
+  if (isTerminal(entry.record.state)) return Effect.succeed(entry.record)
+  entry.completion ??= Deferred.makeUnsafe()
+  return Deferred.await(entry.completion)
+}
+
+/** Completes when a revoke has landed on the task. */
+const awaitRevoked = (entry: Entry): Effect.Effect<void> => {
+  if (entry.record.revocation !== undefined || isTerminal(entry.record.state)) return Effect.void
+  entry.revoked ??= Deferred.makeUnsafe()
+  return Deferred.await(entry.revoked)
+}
+
+/** Completes when the task must stop at once (a non-graceful revoke, or an upgrade to one). */
+const awaitForced = (entry: Entry): Effect.Effect<void> => {
+  if (entry.record.revocation?.graceful === false) return Effect.void
+  entry.forced ??= Deferred.makeUnsafe()
+  return Deferred.await(entry.forced)
+}
+
+const signal = (deferred: Deferred.Deferred<any> | undefined, value: Exit.Exit<any>) => {
+  if (deferred !== undefined) Deferred.doneUnsafe(deferred, value)
+}
+
+/**
+ * The TaskContext of a task: one small object per task over a shared prototype, rather than a
+ * closure per hook per task.
+ */
+interface TaskContextImpl extends TaskContextShape {
+  readonly entry: Entry
+  readonly hooks: ContextHooks
+}
+
+interface ContextHooks {
+  readonly addProcess: (entry: Entry, process: ProcessInfo) => void
+  readonly endProcess: (
+    entry: Entry,
+    pid: number,
+    outcome: { readonly exitCode?: number | undefined; readonly signal?: string | undefined }
+  ) => void
+  readonly output: (entry: Entry, pid: number, stream: OutputStream, text: string) => void
+}
+
+const TaskContextProto: ThisType<TaskContextImpl> & Partial<TaskContextShape> = {
+  get name() {
+    return this.entry.record.name
+  },
+  get mode() {
+    return this.entry.record.mode
+  },
+  get grace() {
+    return this.entry.grace
+  },
+  get revoked() {
+    return awaitRevoked(this.entry)
+  },
+  get forced() {
+    return awaitForced(this.entry)
+  },
+  revocationUnsafe() {
+    return this.entry.record.revocation
+  },
+  addProcessUnsafe(process) {
+    this.hooks.addProcess(this.entry, process)
+  },
+  endProcessUnsafe(pid, outcome) {
+    this.hooks.endProcess(this.entry, pid, outcome)
+  },
+  outputUnsafe(pid, stream, text) {
+    this.hooks.output(this.entry, pid, stream, text)
+  }
+}
+
+const makeTaskContext = (entry: Entry, hooks: ContextHooks, scope: Scope.Scope): TaskContextShape =>
+  Object.assign(Object.create(TaskContextProto), { id: entry.record.id, scope, entry, hooks })
 
 /** Waits for a task (even one retention already dropped) and gives its typed result. */
 const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> =>
@@ -249,6 +328,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
 
   const now = () => clock.currentTimeMillisUnsafe()
   const publish = (event: TaskEvent) => EventHub.publishUnsafe(hub, event)
+  // Events are built only when somebody listens: most tasks in a busy app have no subscriber.
+  const listening = () => hub.subscribers.size > 0
   const store = (entry: Entry, record: TrackedTask<any, any>) => {
     entry.record = record
     tasks.ref.current = HashMap.set(tasks.ref.current, record.id, record)
@@ -276,15 +357,17 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     const record: TrackedTask<any, any> = { ...entry.record, state, finishedAt: at, exit }
     entries.delete(record.id)
     store(entry, record)
-    const error = state === "FAILURE" ? renderError(exit) : undefined
-    publish({
-      _tag: "TaskFinished",
-      id: record.id,
-      state,
-      at,
-      ...(record.revocation === undefined ? {} : { revocation: record.revocation }),
-      ...(error === undefined ? {} : { error })
-    })
+    if (listening()) {
+      const error = state === "FAILURE" ? renderError(exit) : undefined
+      publish({
+        _tag: "TaskFinished",
+        id: record.id,
+        state,
+        at,
+        ...(record.revocation === undefined ? {} : { revocation: record.revocation }),
+        ...(error === undefined ? {} : { error })
+      })
+    }
     finishedByState[state].updateUnsafe(1, metricContext)
     if (wasRunning) {
       tasksRunning.modifyUnsafe(-1, metricContext)
@@ -294,68 +377,60 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       }
     }
     retainUnsafe(record.id)
-    Deferred.doneUnsafe(entry.completion, Exit.succeed(record))
+    signal(entry.completion, Exit.succeed(record))
+    signal(entry.revoked, Exit.void)
+    signal(entry.forced, Exit.void)
   }
 
-  const taskContext = (entry: Entry, scope: Scope.Scope): TaskContext["Service"] => {
-    const id = entry.record.id
-    return {
-      id,
-      name: entry.record.name,
-      mode: entry.record.mode,
-      grace: entry.grace,
-      scope,
-      revocationUnsafe: () => entry.record.revocation,
-      revoked: Deferred.await(entry.revoked),
-      forced: Deferred.await(entry.forced),
-      addProcessUnsafe: (process: ProcessInfo) => {
-        if (!entries.has(id)) return
-        store(entry, { ...entry.record, processes: [...entry.record.processes, process] })
-        publish({
-          _tag: "ProcessStarted",
-          id,
-          pid: process.pid,
-          command: process.command,
-          args: process.args,
-          at: process.startedAt
-        })
-      },
-      endProcessUnsafe: (pid, outcome) => {
-        if (!entries.has(id)) return
-        const at = now()
-        const ended = {
-          endedAt: at,
-          ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
-          ...(outcome.signal === undefined ? {} : { signal: outcome.signal })
-        }
-        store(entry, {
-          ...entry.record,
-          processes: entry.record.processes.map((p) =>
-            p.pid === pid && p.endedAt === undefined ? { ...p, ...ended } : p
-          )
-        })
-        publish({ _tag: "ProcessExited", id, pid, ...ended, at })
-      },
-      outputUnsafe: (pid: number, stream: OutputStream, text: string) => {
-        // Like the other hooks: a late chunk (a pipe's last `data` after the task ended) must not
-        // follow TaskFinished, nor recreate the tail of a task retention already dropped.
-        if (!entries.has(id)) return
-        let tail = tails.get(id)
-        if (tail === undefined) {
-          tail = { stdout: OutputTail.make(tailCapacity), stderr: OutputTail.make(tailCapacity) }
-          tails.set(id, tail)
-        }
-        OutputTail.append(tail[stream], text)
-        publish({ _tag: "TaskOutput", id, pid, stream, text })
+  const hooks: ContextHooks = {
+    addProcess: (entry, process) => {
+      if (!entries.has(entry.record.id)) return
+      store(entry, { ...entry.record, processes: [...entry.record.processes, process] })
+      publish({
+        _tag: "ProcessStarted",
+        id: entry.record.id,
+        pid: process.pid,
+        command: process.command,
+        args: process.args,
+        at: process.startedAt
+      })
+    },
+    endProcess: (entry, pid, outcome) => {
+      if (!entries.has(entry.record.id)) return
+      const at = now()
+      const ended = {
+        endedAt: at,
+        ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
+        ...(outcome.signal === undefined ? {} : { signal: outcome.signal })
       }
+      store(entry, {
+        ...entry.record,
+        processes: entry.record.processes.map((p) => p.pid === pid && p.endedAt === undefined ? { ...p, ...ended } : p)
+      })
+      publish({ _tag: "ProcessExited", id: entry.record.id, pid, ...ended, at })
+    },
+    output: (entry, pid, stream, text) => {
+      // Like the other hooks: a late chunk (a pipe's last `data` after the task ended) must not
+      // follow TaskFinished, nor recreate the tail of a task retention already dropped.
+      const id = entry.record.id
+      if (!entries.has(id)) return
+      let tail = tails.get(id)
+      if (tail === undefined) {
+        tail = { stdout: OutputTail.make(tailCapacity), stderr: OutputTail.make(tailCapacity) }
+        tails.set(id, tail)
+      }
+      OutputTail.append(tail[stream], text)
+      if (listening()) publish({ _tag: "TaskOutput", id, pid, stream, text })
     }
   }
 
-  const startUnsafe = (entry: Entry) => {
-    const at = now()
+  const startUnsafe = (entry: Entry, stored: boolean) => {
     const record = entry.record
-    store(entry, { ...record, state: "RUNNING", startedAt: at })
-    publish({ _tag: "TaskStarted", id: record.id, at })
+    if (!stored) {
+      const at = now()
+      store(entry, { ...record, state: "RUNNING", startedAt: at })
+      if (listening()) publish({ _tag: "TaskStarted", id: record.id, at })
+    }
     tasksRunning.modifyUnsafe(1, metricContext)
     let program: Effect.Effect<unknown, unknown, any> = entry.effect
     if (entry.timeout !== undefined) {
@@ -371,13 +446,19 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         program
       )
     }
-    const scoped = Effect.scopedWith((scope) =>
-      program.pipe(
-        Effect.provideService(CurrentTask, record.id),
-        Effect.provideService(TaskContext, taskContext(entry, scope)),
-        Effect.provideService(Scope.Scope, scope)
-      )
-    ).pipe(
+    // The task's services go straight into its fiber's context (one context, no wrapper per
+    // service), and its scope is closed inside the fiber, so finalizers finish before the exit.
+    const scope = Scope.makeUnsafe()
+    const context = Context.add(
+      Context.add(
+        Context.add(entry.context, CurrentTask, record.id),
+        TaskContext,
+        makeTaskContext(entry, hooks, scope)
+      ),
+      Scope.Scope,
+      scope
+    )
+    const traced = Effect.onExit(program, (exit) => Scope.close(scope, exit)).pipe(
       // No stack capture: `new Error()` per task cost more than the rest of a submit, and the
       // frame would point into this file, not at the caller.
       Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }, {
@@ -387,9 +468,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     // The fiber is recorded before any of the task's code runs: `runForkWith` runs the fiber
     // synchronously until it first suspends, and a revoke issued in that window (the task revoking
     // itself, calling `shutdown`, or a zero timeout under TestClock) must find a fiber to interrupt.
-    const fiber = Effect.runForkWith(entry.context)(Effect.withFiber((self) => {
+    const fiber = Effect.runForkWith(context)(Effect.withFiber((self) => {
       entry.fiber = self
-      return scoped
+      return traced
     }))
     entry.fiber = fiber
     fiber.addObserver((exit) => finishUnsafe(entry, exit))
@@ -412,7 +493,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
           unlink(next, entry)
           if (entry.record.state !== "QUEUED" || !entries.has(entry.record.id)) continue
           next.running++
-          startUnsafe(entry)
+          startUnsafe(entry, false)
         }
       }
     } finally {
@@ -434,14 +515,14 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     if (previous === undefined) {
       store(entry, { ...entry.record, revocation })
       publish({ _tag: "TaskRevoking", id: entry.record.id, revocation, at: now() })
-      Deferred.doneUnsafe(entry.revoked, Exit.void)
-      if (!revocation.graceful) Deferred.doneUnsafe(entry.forced, Exit.void)
+      signal(entry.revoked, Exit.void)
+      if (!revocation.graceful) signal(entry.forced, Exit.void)
       entry.fiber?.interruptUnsafe()
     } else if (previous.graceful && !revocation.graceful) {
       const upgraded = { ...previous, graceful: false }
       store(entry, { ...entry.record, revocation: upgraded })
       publish({ _tag: "TaskRevoking", id: entry.record.id, revocation: upgraded, at: now() })
-      Deferred.doneUnsafe(entry.forced, Exit.void)
+      signal(entry.forced, Exit.void)
     }
   }
 
@@ -456,7 +537,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       const entry = entries.get(TaskId.make(id))
       if (entry === undefined) return lookup(id)
       requestRevokeUnsafe(entry, { reason, graceful: options?.graceful ?? true })
-      return Deferred.await(entry.completion)
+      return awaitFinal(entry)
     })
 
   const revokeEvery = (reason: RevocationReason, options?: RevokeOptions) =>
@@ -467,7 +548,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       // task must not be started by that only to be revoked a moment later.
       for (const entry of targets) if (entry.record.state === "QUEUED") requestRevokeUnsafe(entry, revocation)
       for (const entry of targets) requestRevokeUnsafe(entry, revocation)
-      return Effect.forEach(targets, (entry) => Deferred.await(entry.completion), { concurrency: "unbounded" })
+      return Effect.forEach(targets, awaitFinal, { concurrency: "unbounded" })
     })
 
   const submit = <A, E = never, R = never>(
@@ -480,50 +561,49 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       const mode = options?.mode ?? "default"
       const pool = poolFor(mode)
       const queued = pool !== undefined && pool.running >= pool.limit
-      const completion = Deferred.makeUnsafe<TrackedTask<A, E>>()
-      const record: TrackedTask<A, E> = {
-        id,
-        name: options?.name ?? `task-${id}`,
-        mode,
-        state: "QUEUED",
-        submittedAt: now(),
-        processes: [],
-        [Completion]: Deferred.await(completion)
-      }
+      const submittedAt = now()
       const entry: Entry = {
-        record,
+        record: undefined as unknown as TrackedTask,
         effect,
         context,
         timeout: options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
         grace: options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
         pool,
-        completion,
-        revoked: Deferred.makeUnsafe<void>(),
-        forced: Deferred.makeUnsafe<void>(),
+        completion: undefined,
+        revoked: undefined,
+        forced: undefined,
         fiber: undefined,
         prev: undefined,
         next: undefined
       }
+      // A task that is not held back is stored once, already RUNNING: submit and start are one step.
+      const record: TrackedTask<A, E> = {
+        id,
+        name: options?.name ?? `task-${id}`,
+        mode,
+        state: queued ? "QUEUED" : "RUNNING",
+        submittedAt,
+        ...(queued ? {} : { startedAt: submittedAt }),
+        processes: [],
+        [Completion]: Effect.suspend(() => awaitFinal(entry))
+      }
+      entry.record = record
       entries.set(id, entry)
       tasks.ref.current = HashMap.set(tasks.ref.current, id, record)
       tasksSubmitted.updateUnsafe(1, metricContext)
-      publish({
-        _tag: "TaskSubmitted",
-        id,
-        name: record.name,
-        mode,
-        state: queued ? "QUEUED" : "RUNNING",
-        at: record.submittedAt
-      })
+      if (listening()) {
+        publish({ _tag: "TaskSubmitted", id, name: record.name, mode, state: record.state, at: submittedAt })
+        if (!queued) publish({ _tag: "TaskStarted", id, at: submittedAt })
+      }
       if (queued) {
         enqueue(pool, entry)
         return Effect.succeed(record)
       }
       if (pool !== undefined) pool.running++
-      startUnsafe(entry)
+      startUnsafe(entry, true)
       // The snapshot at start: a task that already finished synchronously still reads RUNNING here,
       // exactly as `submit` promises; `get`/`await` show what happened next.
-      return Effect.succeed({ ...record, state: "RUNNING", startedAt: entry.record.startedAt ?? record.submittedAt })
+      return Effect.succeed(record)
     })
 
   const shutdown = Effect.suspend(() => {
@@ -542,7 +622,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     await: (id) =>
       Effect.suspend(() => {
         const entry = entries.get(TaskId.make(id))
-        return entry === undefined ? lookup(id) : Deferred.await(entry.completion)
+        return entry === undefined ? lookup(id) : awaitFinal(entry)
       }),
     join,
     run: (effect, options) =>
