@@ -66,6 +66,16 @@ describe("color", () => {
   })
 })
 
+describe("sanitize", () => {
+  it("keeps what a terminal would show of a line, with its colours, and drops cursor movement", () => {
+    expect(Color.sanitize("10%\r50%\r100% done")).toBe("100% done")
+    expect(Color.sanitize("\x1b[32mok\x1b[0m")).toBe("\x1b[32mok\x1b[0m")
+    expect(Color.sanitize("a\x1b[2Jb\x1b[1Ac\x1b[?25ld")).toBe("abcd")
+    expect(Color.sanitize("bell\x07 and\ttab")).toBe("bell and\ttab")
+    expect(Color.sanitize("\x1bcreset")).toBe("reset")
+  })
+})
+
 describe("table", () => {
   it("aligns columns (right-aligned numbers), ignores escapes in widths and trims line ends", () => {
     const lines = Table.render(

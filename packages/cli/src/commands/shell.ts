@@ -76,7 +76,10 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
         Effect.andThen(
           Effect.sync(() => say(`${label(id)} started: ${command}`)),
           ShellTask.run(command, {
-            onLine: (line, stream) => say(`${label(id)} ${stream === "stderr" ? p.red(line) : line}`)
+            onLine: (line, stream) => {
+              const text = Color.sanitize(line)
+              say(`${label(id)} ${stream === "stderr" ? p.red(text) : text}`)
+            }
           })
         )),
       { name: command, mode: "shell" }
@@ -179,8 +182,10 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
             Effect.gen(function*() {
               const tail = yield* Effect.orDie(tm.output(task.id))
               const lines = [
-                ...tail.stdout.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1),
-                ...tail.stderr.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1).map(p.red)
+                ...tail.stdout.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1)
+                  .map(Color.sanitize),
+                ...tail.stderr.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1)
+                  .map((l) => p.red(Color.sanitize(l)))
               ]
               if (lines.length === 0) return say(`${label(task.id)} has printed nothing`)
               const dropped = tail.droppedStdout + tail.droppedStderr

@@ -104,3 +104,16 @@ export const truncate = (text: string, max: number): string => {
   }
   return `${out}…`
 }
+
+// oxlint-disable-next-line no-control-regex
+const unsafe = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[^[]?|[\x00-\x08\x0b-\x1f\x7f]/g
+// oxlint-disable-next-line no-control-regex
+const sgrOnly = /^\x1b\[[0-9;]*m$/
+
+/**
+ * Makes a line of someone else's output safe to print above a live region: what follows the last
+ * carriage return (what a terminal would show), colours kept, every other escape sequence and
+ * control character dropped (they could move the cursor and tear the region).
+ */
+export const sanitize = (line: string): string =>
+  line.slice(line.lastIndexOf("\r") + 1).replace(unsafe, (match) => sgrOnly.test(match) ? match : "")
