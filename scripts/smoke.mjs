@@ -15,7 +15,10 @@ try {
     run("pnpm", ["pack", "--pack-destination", work], join(root, "packages", pkg))
   }
   const tarballs = readdirSync(work).filter((f) => f.endsWith(".tgz"))
-  const version = (name) => JSON.parse(run("node", ["-p", `JSON.stringify(require("${name}/package.json").version)`], join(root, "packages/node")))
+  const version = (name) =>
+    JSON.parse(
+      run("node", ["-p", `JSON.stringify(require("${name}/package.json").version)`], join(root, "packages/node"))
+    )
   writeFileSync(
     join(work, "package.json"),
     JSON.stringify({
@@ -23,7 +26,11 @@ try {
       private: true,
       type: "module",
       dependencies: {
-        ...Object.fromEntries(tarballs.map((t) => [t.startsWith("effect-tasks-core") ? "@effect-tasks/core" : "@effect-tasks/node", `file:./${t}`])),
+        ...Object.fromEntries(
+          tarballs.map((
+            t
+          ) => [t.startsWith("effect-tasks-core") ? "@effect-tasks/core" : "@effect-tasks/node", `file:./${t}`])
+        ),
         effect: version("effect"),
         "@effect/platform-node": version("@effect/platform-node")
       }

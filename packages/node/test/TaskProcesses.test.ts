@@ -20,11 +20,12 @@ afterEach(() => {
 })
 
 const sh = (script: string) => ChildProcess.make("sh", ["-c", script], { env: { [MARK]: marker }, extendEnv: true })
-const exitCodeOf = (script: string) =>
-  Effect.flatMap(ChildProcessSpawner, (spawner) => spawner.exitCode(sh(script)))
+const exitCodeOf = (script: string) => Effect.flatMap(ChildProcessSpawner, (spawner) => spawner.exitCode(sh(script)))
 
-const sleepMarked = Effect.flatMap(ChildProcessSpawner, (spawner) =>
-  spawner.exitCode(ChildProcess.make("sleep", ["1000"], { env: { [MARK]: marker }, extendEnv: true })))
+const sleepMarked = Effect.flatMap(
+  ChildProcessSpawner,
+  (spawner) => spawner.exitCode(ChildProcess.make("sleep", ["1000"], { env: { [MARK]: marker }, extendEnv: true }))
+)
 
 const python = (code: string) => `python3 -c '${code}'`
 const DOUBLE_FORK = python(
@@ -134,7 +135,11 @@ describe("a task's processes never outlive it", () => {
     provide(Effect.gen(function*() {
       const tm = yield* TaskManager
       const task = yield* tm.submit(Effect.gen(function*() {
-        const child = spawn("sleep", ["1000"], { env: { ...process.env, [MARK]: marker }, detached: true, stdio: "ignore" })
+        const child = spawn("sleep", ["1000"], {
+          env: { ...process.env, [MARK]: marker },
+          detached: true,
+          stdio: "ignore"
+        })
         yield* NodeTaskManager.attach(child.pid!)
         return yield* Effect.never
       }))
