@@ -16,12 +16,8 @@ export interface Survivor {
   readonly via: "cookie" | "pid"
 }
 
-/**
- * The cookie prefix of every task process this Node process starts. `TaskProcesses` builds its
- * cookies as `<pid>-<random>/<task>/<spawn>/` and exports no accessor for the `<pid>-<random>`
- * part, so the pid prefix is what we can match on.
- */
-export const cookiePrefix = (pid: number = process.pid): string => `${pid}-`
+/** The cookie prefix of every task process this Node process starts (`<pid>-<random>/`). */
+export const cookiePrefix = (): string => TaskProcesses.instancePrefix
 
 /** The command line of a process (`/proc/<pid>/cmdline`, NULs as spaces), or "?" if unreadable. */
 export const commandLine = (pid: number): string => {

@@ -22,10 +22,12 @@ const oneLineError = async (args: ReadonlyArray<string>, ...expected: ReadonlyAr
 }
 
 describe.concurrent("tasks (command line)", () => {
-  it("--help lists the three commands and exits 0", async () => {
+  it("--help lists the four commands and exits 0", async () => {
     const result = await tasks("--help")
     expect(result.code).toBe(0)
-    for (const name of ["demo", "shell", "run"]) expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"))
+    for (const name of ["demo", "shell", "run", "reap"]) {
+      expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\s`, "m"))
+    }
     expect(result.stdout).toContain("--version")
     expect(result.stdout).not.toContain("--wizard")
     expect(result.stderr).toBe("")

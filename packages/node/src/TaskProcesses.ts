@@ -52,6 +52,12 @@ export class ProcessNotFound extends Schema.TaggedError<ProcessNotFound>()("Proc
 }
 
 const instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+
+/**
+ * The start of the cookie of every process that tasks in this Node process start
+ * (`<pid>-<random>/`): match it in `/proc/<pid>/environ` to count what this process's tasks left.
+ */
+export const instancePrefix = `${instance}/`
 const owned = new WeakMap<TaskContextShape, TaskProcesses>()
 let taskSeq = 0
 

@@ -34,7 +34,7 @@ export interface DemoTask {
 }
 
 /** The manager's settings: a 2 s grace, and at most two `batch` tasks at once. */
-export const managerConfig = { grace: "2 seconds", concurrency: { batch: 2 } } as const
+export const managerConfig = { grace: "2 seconds", concurrency: { batch: 2 }, guardian: true } as const
 
 /** The demo's tasks, in submission order (ids 1, 2, ...). */
 export const tasks: ReadonlyArray<DemoTask> = [

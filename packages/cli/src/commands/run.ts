@@ -157,6 +157,8 @@ export const runCommands = (config: RunConfig) =>
   Effect.suspend(() => {
     const layer = NodeTaskManager.layerWith({
       grace: config.grace,
+      // If `tasks` itself is killed (SIGKILL, a crash), its guardian still stops every command.
+      guardian: true,
       ...(Option.isSome(config.max) ? { concurrency: config.max.value } : {})
     })
     return supervise(config).pipe(Effect.provide(layer))

@@ -342,7 +342,11 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
 export const command = Command.make(
   "shell",
   { grace: Flags.grace },
-  (config) => session(config).pipe(Effect.scoped, Effect.provide(NodeTaskManager.layerWith({ grace: config.grace })))
+  (config) =>
+    session(config).pipe(
+      Effect.scoped,
+      Effect.provide(NodeTaskManager.layerWith({ grace: config.grace, guardian: true }))
+    )
 ).pipe(
   Command.withDescription(
     "An interactive shell: every line runs as a background task; jobs, kill N, kill -9 N, killall, wait N, log N"
