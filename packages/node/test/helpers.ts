@@ -5,22 +5,10 @@
  */
 import { Effect } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
-
-/** The one-letter state of a process, or undefined if it is gone. */
-export const procState = (pid: number): string | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-  } catch {
-    return undefined
-  }
-}
+import { running } from "./fixtures/procs.js"
 
 /** True while the process exists and is not a zombie. */
-export const isAlive = (pid: number): boolean => {
-  const state = procState(pid)
-  return state !== undefined && state !== "Z" && state !== "X"
-}
+export const isAlive = running
 
 /** Live pids whose environment contains `NAME=value`. */
 export const withMarker = (name: string, value: string): Array<number> => {
