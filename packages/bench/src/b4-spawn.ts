@@ -138,6 +138,13 @@ export const b4: Benchmark = {
         notes: [
           `Per spawn (medians): in a task ${perSpawn(task.stats.median)}, raw Effect ${perSpawn(raw.stats.median)},`
           + ` execa ${perSpawn(viaExeca.stats.median)}.`,
+          "Where the time goes (`node --cpu-prof ... dist/diagnose.js cpu B4`, `node dist/diagnose.js floor`):"
+          + " after each `true` exits, the spawn's scope closes and the task proves that nothing it started"
+          + " survives: one walk of /proc (the process group, the session, the tree, and the environment cookie"
+          + " of every process started since, for descendants that left with `setsid`). Raw Effect only signals"
+          + " the group and polls it. On top come the fibers of the ownership itself: two output pumps, the"
+          + " exit watcher and the revoke watchdog. The task's own final sweep is skipped when every spawn"
+          + " already killed its tree. Skipping the walk would give up scenarios (d) and (e) of the guarantee.",
           ...(hasGuardian ? [] : ["The guardian variant was skipped: `guardian: true` started no helper process."])
         ]
       }

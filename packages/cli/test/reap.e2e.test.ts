@@ -28,7 +28,7 @@ describe("tasks reap", () => {
     expect(await eventually(() => commands().length === 2 && guardians().length === 1, 10_000)).toBe(true)
 
     // The host dies without cleaning up, and so does its guardian: nothing is left to stop the commands.
-    for (const line of [...guardians()]) process.kill(Number(line.split(" ")[0]), "SIGKILL")
+    for (const line of guardians()) process.kill(Number(line.split(" ")[0]), "SIGKILL")
     host.kill("SIGKILL")
     await host.done
     await new Promise((resolve) => setTimeout(resolve, 300))
