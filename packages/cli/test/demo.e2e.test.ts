@@ -85,25 +85,30 @@ describe.concurrent("tasks demo", () => {
     expect(leftovers(mark, demo.pid)).toEqual([])
   })
 
-  it.skipIf(!Tmux.available())("on a terminal, redraws the live table in place", async () => {
-    const mark = fresh()
-    await Tmux.withTmux(
-      `env TASKS_E2E_MARK=${mark} ${node} ${bin} demo; echo "[exit $?]"; sleep 600`,
-      env(""),
-      async (tmux) => {
-        // While it runs: the table and its footer sit at the bottom of the screen.
-        const live = await tmux.waitFor((s) => s.includes("redrawn in place"), "the live table", 15_000)
-        expect(live).toMatch(/ID\s+NAME\s+MODE\s+STATE/)
-        const end = await tmux.waitFor((s) => s.includes("[exit "), "the demo to end", 30_000)
-        expect(end).toContain("[exit 0]")
-        expect(end).toMatch(/0 of the demo's processes still alive/)
-        // In place: the ~80 redraws left no copies behind; only the final table remains.
-        const history = tmux.history()
-        expect(history.match(/ID\s+NAME\s+MODE\s+STATE/g)).toHaveLength(1)
-        expect(history).not.toContain("redrawn in place")
-        expect(history).toContain(">>> revoke stubborn")
-      }
-    )
-    expect(leftovers(mark)).toEqual([])
-  })
+  // Skipped only on a developer machine without tmux (it drives a real terminal); .ci/run installs tmux,
+  // and under CI=true the test runs regardless, so a missing tmux fails CI instead of hiding the test.
+  it.skipIf(!Tmux.available() && process.env.CI !== "true")(
+    "on a terminal, redraws the live table in place",
+    async () => {
+      const mark = fresh()
+      await Tmux.withTmux(
+        `env TASKS_E2E_MARK=${mark} ${node} ${bin} demo; echo "[exit $?]"; sleep 600`,
+        env(""),
+        async (tmux) => {
+          // While it runs: the table and its footer sit at the bottom of the screen.
+          const live = await tmux.waitFor((s) => s.includes("redrawn in place"), "the live table", 15_000)
+          expect(live).toMatch(/ID\s+NAME\s+MODE\s+STATE/)
+          const end = await tmux.waitFor((s) => s.includes("[exit "), "the demo to end", 30_000)
+          expect(end).toContain("[exit 0]")
+          expect(end).toMatch(/0 of the demo's processes still alive/)
+          // In place: the ~80 redraws left no copies behind; only the final table remains.
+          const history = tmux.history()
+          expect(history.match(/ID\s+NAME\s+MODE\s+STATE/g)).toHaveLength(1)
+          expect(history).not.toContain("redrawn in place")
+          expect(history).toContain(">>> revoke stubborn")
+        }
+      )
+      expect(leftovers(mark)).toEqual([])
+    }
+  )
 })
