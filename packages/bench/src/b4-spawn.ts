@@ -126,7 +126,7 @@ export const b4: Benchmark = {
       return {
         about: [
           `Runs \`true\` ${RUNS} times one after another and waits for each exit code. \`TaskManager.run\` gives`,
-          "each run its own task on a `NodeTaskManager.layerWith({})`, so every spawn goes through the task-aware",
+          "each run its own task on a `NodeTaskManager.layerWith({ guardian: false })`, so every spawn goes through the task-aware",
           "spawner (cookie, identity, registration, output tee, tree kill when the spawn's scope closes and the",
           "task's final sweep). The baselines: the same `spawner.exitCode(ChildProcess.make(\"true\"))` on",
           "`NodeChildProcessSpawner.layer` with no task, and `await execa(\"true\")`. With the guardian of issue 7",

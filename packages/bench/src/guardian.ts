@@ -34,7 +34,7 @@ export const makeStateDirectory = (): { readonly path: string; readonly remove: 
 
 /** The config of a Node task manager with the guardian on or off. */
 export const guardianConfig = (on: boolean, stateDirectory: string): NodeTaskManager.NodeTaskManagerConfig =>
-  (on ? { guardian: true, stateDirectory } : {}) as NodeTaskManager.NodeTaskManagerConfig
+  (on ? { guardian: true, stateDirectory } : { guardian: false }) as NodeTaskManager.NodeTaskManagerConfig
 
 /**
  * Whether `guardian: true` starts a guardian: builds a manager with it, runs one task that spawns `true`,

@@ -35,7 +35,8 @@ import * as TaskSpawner from "./TaskSpawner.js"
 export interface NodeTaskManagerConfig extends TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {
   /**
    * Start a guardian process that kills what the tasks still own if this process dies without shutting the
-   * manager down (SIGKILL, OOM, crash, `process.exit`). Default `false`. See `Guardian`.
+   * manager down (SIGKILL, OOM, crash, `process.exit`). Default `true`: orphan-proof unless asked otherwise
+   * (one small helper process per manager, told about processes with a pipe write). See `Guardian`.
    */
   readonly guardian?: boolean | undefined
   /**
@@ -58,12 +59,17 @@ export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeT
     Layer.provide(platform)
   )
   const manager = Layer.mergeAll(TaskManager.layerWith(config), spawner, platform)
-  if (config.guardian !== true && config.journal !== true) return manager
+  const guardian = config.guardian ?? true
+  const journal = config.journal ?? guardian
+  if (!guardian && !journal) return manager
   // Built before the manager and released after it: the guardian outlives the manager's own shutdown.
-  return manager.pipe(Layer.provideMerge(Guardian.layer(config)))
+  return manager.pipe(Layer.provideMerge(Guardian.layer({ ...config, guardian, journal })))
 }
 
-/** A Node task manager with default settings (grace 5 s, 64 KiB output tail per stream, 1000 finished tasks kept). */
+/**
+ * A Node task manager with default settings: grace 5 s, 64 KiB output tail per stream, 1000 finished tasks kept,
+ * a guardian and a journal in the default state directory.
+ */
 export const layer: Layer.Layer<NodeTaskManagerServices> = layerWith()
 
 /** Attaches a process started some other way (by pid) to the current task, so it dies with the task. */
