@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { CurrentTask, type OutputStream, TaskContext, type TaskContextShape } from "./CurrentTask.js"
 import * as EventHub from "./EventHub.js"
 import * as OutputTail from "./OutputTail.js"
@@ -50,6 +51,13 @@ export interface TaskManagerConfig {
   readonly outputTail?: number | undefined
   /** Events buffered per subscriber before it starts dropping (and counting) them. Default 4096. */
   readonly eventBuffer?: number | undefined
+  /**
+   * When each task gets its own span. `"auto"` (the default): when the submitter's context has a tracer
+   * that records spans (an OpenTelemetry layer, `Effect.withTracer`, a test tracer); with Effect's default
+   * native tracer, which exports nothing, the span would cost about a third of a task's overhead and be seen
+   * by nobody. `"always"` and `"never"` say what they mean.
+   */
+  readonly spans?: "auto" | "always" | "never" | undefined
 }
 
 /** Options of one submitted task. */
@@ -203,6 +211,14 @@ const stateOf = (exit: Exit.Exit<unknown, unknown>): "SUCCESS" | "FAILURE" | "RE
 
 const byId = (a: TrackedTask, b: TrackedTask) => a.id - b.id
 
+/** Whether a task submitted from `context` gets a span (see `TaskManagerConfig.spans`). */
+const wantsSpan = (mode: "auto" | "always" | "never", context: Context.Context<never>): boolean => {
+  if (mode !== "auto") return mode === "always"
+  // A raw lookup: a tracer the context does not hold reads as absent, not as the native default.
+  const tracer = Context.getOrUndefined(context, Tracer.Tracer)
+  return tracer !== undefined && tracer !== Tracer.nativeTracer
+}
+
 /** Waits for the task's final record; the Deferred exists only once somebody waits. */
 const awaitFinal = (entry: Entry): Effect.Effect<TrackedTask<any, any>> => {
   if (isTerminal(entry.record.state)) return Effect.succeed(entry.record)
@@ -298,6 +314,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const retain = Math.max(0, config.retain ?? 1000)
   const defaultGrace = Duration.fromInputUnsafe(config.grace ?? "5 seconds")
   const tailCapacity = config.outputTail ?? 65_536
+  const spans = config.spans ?? "auto"
   const clock = yield* Clock.Clock
   const metricContext = yield* Effect.context<never>()
   const hub = EventHub.make(config.eventBuffer ?? 4096)
@@ -458,13 +475,16 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       Scope.Scope,
       scope
     )
-    const traced = Effect.onExit(program, (exit) => Scope.close(scope, exit)).pipe(
-      // No stack capture: `new Error()` per task cost more than the rest of a submit, and the
-      // frame would point into this file, not at the caller.
-      Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }, {
-        captureStackTrace: false
-      })
-    )
+    const scoped = Effect.onExit(program, (exit) => Scope.close(scope, exit))
+    const traced = wantsSpan(spans, entry.context)
+      ? scoped.pipe(
+        // No stack capture: `new Error()` per task cost more than the rest of a submit, and the
+        // frame would point into this file, not at the caller.
+        Effect.withSpan(record.name, { attributes: { "task.id": record.id, "task.mode": record.mode } }, {
+          captureStackTrace: false
+        })
+      )
+      : scoped
     // The fiber is recorded before any of the task's code runs: `runForkWith` runs the fiber
     // synchronously until it first suspends, and a revoke issued in that window (the task revoking
     // itself, calling `shutdown`, or a zero timeout under TestClock) must find a fiber to interrupt.

@@ -25,6 +25,46 @@ const metricValue = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, id: strin
 }
 
 describe("rule 11: observability", () => {
+  // The span a task's code sees: its own when it has one, else the submitter's.
+  const spanSeenByTask = (tm: TaskManager["Service"]) =>
+    Effect.gen(function*() {
+      const task = yield* tm.submit(Effect.map(Effect.option(Effect.currentSpan), Option.map((span) => span.name)), {
+        name: "probe"
+      })
+      return yield* tm.join(task)
+    }).pipe(Effect.withSpan("submitter"))
+
+  it.effect("spans: \"auto\" skips the task span under Effect's default tracer, which exports nothing", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      expect(yield* spanSeenByTask(tm)).toEqual(Option.some("submitter"))
+    }).pipe(withManager()))
+
+  it.effect("spans: \"auto\" gives each task a span once a recording tracer is installed", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const tm = yield* TaskManager
+      expect(yield* spanSeenByTask(tm).pipe(Effect.withTracer(tracer))).toEqual(Option.some("probe"))
+      expect(spans.map((span) => span.name)).toEqual(["submitter", "probe"])
+    }).pipe(withManager()))
+
+  it.effect("spans: \"always\" and \"never\" override the tracer check", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const always = yield* Effect.provide(
+        Effect.flatMap(TaskManager, spanSeenByTask),
+        TaskManager.layerWith({ spans: "always" })
+      )
+      expect(always).toEqual(Option.some("probe"))
+      const never = yield* Effect.provide(
+        Effect.flatMap(TaskManager, spanSeenByTask),
+        TaskManager.layerWith({ spans: "never" })
+      ).pipe(Effect.withTracer(tracer))
+      expect(never).toEqual(Option.some("submitter"))
+      // No span for the task (the manager's own shutdown is still traced).
+      expect(spans.map((span) => span.name)).not.toContain("probe")
+    }))
+
   it.effect("each task runs in a span named after it, with id and mode attributes, as a child of the submitter", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
