@@ -24,16 +24,16 @@ const metricValue = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, id: strin
   return value.count ?? value.value
 }
 
-describe("rule 11: observability", () => {
-  // The span a task's code sees: its own when it has one, else the submitter's.
-  const spanSeenByTask = (tm: TaskManager["Service"]) =>
-    Effect.gen(function*() {
-      const task = yield* tm.submit(Effect.map(Effect.option(Effect.currentSpan), Option.map((span) => span.name)), {
-        name: "probe"
-      })
-      return yield* tm.join(task)
-    }).pipe(Effect.withSpan("submitter"))
+// The span a task's code sees: its own when it has one, else the submitter's.
+const spanSeenByTask = (tm: TaskManager["Service"]) =>
+  Effect.gen(function*() {
+    const task = yield* tm.submit(Effect.map(Effect.option(Effect.currentSpan), Option.map((span) => span.name)), {
+      name: "probe"
+    })
+    return yield* tm.join(task)
+  }).pipe(Effect.withSpan("submitter"))
 
+describe("rule 11: observability", () => {
   it.effect("spans: \"auto\" skips the task span under Effect's default tracer, which exports nothing", () =>
     Effect.gen(function*() {
       const tm = yield* TaskManager
