@@ -78,6 +78,27 @@ export interface RevokeOptions {
   readonly graceful?: boolean | undefined
 }
 
+/** Options of a shutdown with a deadline. */
+export interface ShutdownOptions {
+  /**
+   * How long the graceful phase may last. When it elapses, every task still stopping is revoked at once
+   * (`graceful: false`: processes get SIGKILL), and the call waits at most `forceTimeout` more.
+   * Without a deadline, shutdown waits for every task.
+   */
+  readonly deadline?: Duration.Input | undefined
+  /** After the deadline, how long to wait for the forced revokes. Default 1 second. */
+  readonly forceTimeout?: Duration.Input | undefined
+  /** Start with a graceful revoke (the default) or kill at once. */
+  readonly graceful?: boolean | undefined
+}
+
+/** What a shutdown with a deadline achieved: the tasks it stopped, and those still stopping when it returned. */
+export interface ShutdownReport {
+  readonly stopped: ReadonlyArray<TrackedTask>
+  /** Tasks whose own code did not let go in time (their revoke goes on; the manager stays closed). */
+  readonly stuck: ReadonlyArray<TrackedTask>
+}
+
 /** The kept tail of a task's output, per stream, with how many characters were dropped before it. */
 export interface TaskOutputTail {
   readonly stdout: string
@@ -132,6 +153,11 @@ export interface TaskManagerShape {
    * every task is terminal. Idempotent; closing the layer runs it.
    */
   readonly shutdown: Effect.Effect<void>
+  /**
+   * Like `shutdown`, but returns by a deadline: graceful until `deadline`, then a forced revoke of what is
+   * left, then at most `forceTimeout` more; reports what stopped and what is still stuck.
+   */
+  readonly shutdownWith: (options: ShutdownOptions) => Effect.Effect<ShutdownReport>
   /** The task records themselves, for callers who want to derive their own views. */
   readonly tasks: Ref.Ref<HashMap.HashMap<TaskId.TaskId, TrackedTask>>
 }
@@ -634,6 +660,31 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     Effect.withSpan("TaskManager.shutdown")
   )
 
+  const shutdownWith = (options: ShutdownOptions): Effect.Effect<ShutdownReport> =>
+    Effect.suspend(() => {
+      closed = true
+      const targets = Array.from(entries.values())
+      const everyone = revokeEvery("shutdown", { graceful: options.graceful ?? true })
+      const report = Effect.sync((): ShutdownReport => {
+        const stopped: Array<TrackedTask> = []
+        const stuck: Array<TrackedTask> = []
+        for (const entry of targets) (isTerminal(entry.record.state) ? stopped : stuck).push(entry.record)
+        if (stuck.length === 0) EventHub.closeUnsafe(hub)
+        return { stopped: stopped.toSorted(byId), stuck: stuck.toSorted(byId) }
+      })
+      if (options.deadline === undefined) return Effect.andThen(everyone, report)
+      const forceTimeout = options.forceTimeout ?? "1 second"
+      return everyone.pipe(
+        Effect.timeoutOption(options.deadline),
+        Effect.flatMap((done) =>
+          done._tag === "Some"
+            ? Effect.void
+            : revokeEvery("shutdown", { graceful: false }).pipe(Effect.timeoutOption(forceTimeout))
+        ),
+        Effect.andThen(report)
+      )
+    }).pipe(Effect.withSpan("TaskManager.shutdownWith"))
+
   const subscribe = EventHub.subscribe(hub)
 
   const service: TaskManagerShape = {
@@ -673,6 +724,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         })
       }),
     shutdown,
+    shutdownWith,
     tasks
   }
   yield* Effect.addFinalizer(() => shutdown)

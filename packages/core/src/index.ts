@@ -14,6 +14,8 @@ export { TaskId } from "./TaskId.js"
 export {
   type Provided,
   type RevokeOptions,
+  type ShutdownOptions,
+  type ShutdownReport,
   type SubmitOptions,
   TaskManager,
   type TaskManagerConfig,

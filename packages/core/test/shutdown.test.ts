@@ -162,3 +162,58 @@ describe("rule 9: shutdown", () => {
       expect((yield* Fiber.join(forced)).state).toBe("REVOKED")
     }).pipe(withManager()))
 })
+
+describe("shutdown with a deadline", () => {
+  it.effect("graceful until the deadline, then forced: a task that only stops on a forced revoke is stopped", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const log: Array<StopMode> = []
+      const quick = yield* tm.submit(Effect.never)
+      const slow = yield* tm.submit(stubborn(log), { grace: "1 hour" })
+      const stopping = yield* tm.shutdownWith({ deadline: "2 seconds" }).pipe(
+        Effect.forkChild({ startImmediately: true })
+      )
+      yield* TestClock.adjust("1999 millis")
+      expect(stopping.pollUnsafe()).toBeUndefined()
+      expect((yield* tm.get(slow.id)).revocation).toEqual({ reason: "shutdown", graceful: true })
+      yield* TestClock.adjust("1 millis")
+      const report = yield* Fiber.join(stopping)
+      expect(log).toEqual(["forced"])
+      expect(report.stuck).toEqual([])
+      expect(report.stopped.map((t) => [t.id, t.state, t.revocation])).toEqual([
+        [quick.id, "REVOKED", { reason: "shutdown", graceful: true }],
+        [slow.id, "REVOKED", { reason: "shutdown", graceful: false }]
+      ])
+    }).pipe(withManager()))
+
+  it.effect("returns by the deadline plus forceTimeout even when a task's own code does not let go", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      // A finalizer that ignores every revoke: only time ends it.
+      const stuck = yield* tm.submit(Effect.ensuring(Effect.never, Effect.sleep("1 minute")))
+      const stopping = yield* tm.shutdownWith({ deadline: "1 second", forceTimeout: "500 millis" }).pipe(
+        Effect.forkChild({ startImmediately: true })
+      )
+      yield* TestClock.adjust("1499 millis")
+      expect(stopping.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      const report = yield* Fiber.join(stopping)
+      expect(report.stopped).toEqual([])
+      expect(report.stuck.map((t) => [t.id, t.state])).toEqual([[stuck.id, "RUNNING"]])
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+      // Its revoke goes on: once its finalizer is done it is REVOKED.
+      yield* TestClock.adjust("1 minute")
+      expect((yield* tm.await(stuck.id)).state).toBe("REVOKED")
+    }).pipe(withManager()))
+
+  it.effect("graceful: false kills at once; without a deadline it waits like shutdown", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const log: Array<StopMode> = []
+      yield* tm.submit(stubborn(log))
+      const report = yield* tm.shutdownWith({ graceful: false })
+      expect(log).toEqual(["immediate"])
+      expect(report.stuck).toEqual([])
+      expect(report.stopped.map((t) => t.revocation)).toEqual([{ reason: "shutdown", graceful: false }])
+    }).pipe(withManager()))
+})
