@@ -7,16 +7,16 @@ import { Guardian, Leftovers, NodeTaskManager, TaskProcesses } from "@effect-tas
 import { Effect, Layer, Logger } from "effect"
 import { ChildProcess } from "effect/process"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
-import { type ChildProcess as NodeChild, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { readFileSync, readlinkSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import {
   aliveAs,
   cookieCarriers,
+  cookieSpawner,
   environ,
   readCmdline,
-  removeStateDirectories,
   running,
   sleep,
   stat,
@@ -28,34 +28,9 @@ const linux = process.platform === "linux"
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const prefix = `gtest-${process.pid}-${Math.random().toString(36).slice(2, 8)}/`
 
-const spawned: Array<NodeChild> = []
-const spawnWithCookie = (command: string, args: Array<string>, cookie: string | undefined) => {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  if (cookie !== undefined) env.EFFECT_TASKS_COOKIE = cookie
-  else delete env.EFFECT_TASKS_COOKIE
-  const child = spawn(command, args, { detached: true, stdio: "ignore", env })
-  spawned.push(child)
-  const s = stat(child.pid!)!
-  return { pid: child.pid!, startTime: s.startTime }
-}
+const { cleanup, spawnWithCookie, track } = cookieSpawner(prefix)
 
-afterEach(() => {
-  for (const s of cookieCarriers(prefix)) {
-    try {
-      process.kill(s.pid, "SIGKILL")
-    } catch {
-      // gone
-    }
-  }
-  for (const child of spawned.splice(0)) {
-    try {
-      process.kill(-child.pid!, "SIGKILL")
-    } catch {
-      // gone
-    }
-  }
-  removeStateDirectories()
-})
+afterEach(cleanup)
 
 const collectWarnings = () => {
   const warnings: Array<string> = []
@@ -159,7 +134,7 @@ describe.runIf(linux)("Guardian", () => {
       detached: true,
       stdio: ["pipe", "ignore", "ignore"]
     })
-    spawned.push(guardian)
+    track(guardian)
     const exited = new Promise((resolve) => guardian.once("exit", resolve))
     guardian.stdin!.end(Leftovers.encodeStarted(recorded, `${prefix}1/1/`))
     await exited

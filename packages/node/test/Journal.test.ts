@@ -4,7 +4,6 @@
  */
 import { Journal, Leftovers } from "@effect-tasks/node"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { homedir, hostname } from "node:os"
 import { join } from "node:path"
@@ -13,8 +12,8 @@ import { afterEach, describe, expect, it } from "vitest"
 import {
   aliveAs,
   cookieCarriers,
+  cookieSpawner,
   journals,
-  removeStateDirectories,
   running,
   sleep,
   stat,
@@ -27,33 +26,9 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 const prefix = `jtest-${process.pid}-${Math.random().toString(36).slice(2, 8)}/`
 const bootId = linux ? readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim() : undefined
 
-const spawned: Array<ChildProcess> = []
-const spawnWithCookie = (command: string, args: Array<string>, cookie: string | undefined) => {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  if (cookie !== undefined) env.EFFECT_TASKS_COOKIE = cookie
-  else delete env.EFFECT_TASKS_COOKIE
-  const child = spawn(command, args, { detached: true, stdio: "ignore", env })
-  spawned.push(child)
-  return { pid: child.pid!, startTime: stat(child.pid!)!.startTime }
-}
+const { cleanup, spawnWithCookie } = cookieSpawner(prefix)
 
-afterEach(() => {
-  for (const s of cookieCarriers(prefix)) {
-    try {
-      process.kill(s.pid, "SIGKILL")
-    } catch {
-      // gone
-    }
-  }
-  for (const child of spawned.splice(0)) {
-    try {
-      process.kill(-child.pid!, "SIGKILL")
-    } catch {
-      // gone
-    }
-  }
-  removeStateDirectories()
-})
+afterEach(cleanup)
 
 const header = (host: { pid: number; startTime: number }, overrides: Record<string, unknown> = {}) =>
   `${
