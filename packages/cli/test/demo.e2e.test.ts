@@ -4,18 +4,13 @@
  * must end with 0 processes alive, which this test checks in /proc independently of the demo.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { bin, ensureBuilt, env, killLeftovers, leftovers, makeMark, node, run, start } from "./helpers/binary.js"
+import { bin, ensureBuilt, env, leftovers, marksFor, node, run, start } from "./helpers/binary.js"
 import * as Tmux from "./helpers/tmux.js"
 
 beforeAll(ensureBuilt, 120_000)
 
-const marks: Array<string> = []
-const fresh = () => {
-  const mark = makeMark()
-  marks.push(mark)
-  return mark
-}
-afterAll(() => marks.forEach(killLeftovers))
+const { cleanup, fresh } = marksFor()
+afterAll(cleanup)
 
 /** The row of task `name` in the final table. */
 const row = (output: string, name: string) => {

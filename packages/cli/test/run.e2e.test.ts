@@ -4,17 +4,12 @@
  * not even a daemon that escaped with setsid (found in /proc by the marker every descendant inherits).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { ensureBuilt, env, killLeftovers, leftovers, makeMark, plain, run, start } from "./helpers/binary.js"
+import { ensureBuilt, env, leftovers, marksFor, plain, run, start } from "./helpers/binary.js"
 
 beforeAll(ensureBuilt, 120_000)
 
-const marks: Array<string> = []
-const fresh = () => {
-  const mark = makeMark()
-  marks.push(mark)
-  return mark
-}
-afterAll(() => marks.forEach(killLeftovers))
+const { cleanup, fresh } = marksFor()
+afterAll(cleanup)
 
 /** A command that daemonizes (setsid + double fork: reparented to init, its own session) and stays. */
 const daemonizing = "(setsid sleep 1000 &); sh -c 'sleep 1000 & wait' & echo started; wait"

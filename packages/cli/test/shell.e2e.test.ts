@@ -3,18 +3,13 @@
  * Ctrl-D as a person would, reading the screen after each step, and checking /proc afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { bin, ensureBuilt, env, eventually, killLeftovers, leftovers, makeMark, node } from "./helpers/binary.js"
+import { bin, ensureBuilt, env, eventually, leftovers, marksFor, node } from "./helpers/binary.js"
 import * as Tmux from "./helpers/tmux.js"
 
 beforeAll(ensureBuilt, 120_000)
 
-const marks: Array<string> = []
-const fresh = () => {
-  const mark = makeMark()
-  marks.push(mark)
-  return mark
-}
-afterAll(() => marks.forEach(killLeftovers))
+const { cleanup, fresh } = marksFor()
+afterAll(cleanup)
 
 /** Runs `tasks shell <args>` in tmux; the pane prints `[exit N]` when it ends and stays open. */
 const shell = <A>(mark: string, args: string, f: (tmux: Tmux.Tmux) => Promise<A>) =>

@@ -210,3 +210,17 @@ export const eventually = async (check: () => boolean, timeout = 5000, interval 
 /** Strips ANSI escapes. */
 // oxlint-disable-next-line no-control-regex
 export const plain = (text: string): string => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+
+/**
+ * A source of fresh marks for one test file, and the cleanup that kills whatever any of them left:
+ * `const { fresh, cleanup } = marksFor(); afterAll(cleanup)`.
+ */
+export const marksFor = () => {
+  const marks: Array<string> = []
+  const fresh = (): string => {
+    const mark = makeMark()
+    marks.push(mark)
+    return mark
+  }
+  return { fresh, cleanup: () => marks.forEach(killLeftovers) }
+}
