@@ -5,7 +5,7 @@
 import { NodeTaskManager } from "@effect-tasks/node"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { rawSpawnerLayer } from "./b4-spawn.js"
-import { atMost, type Benchmark, named, row } from "./benchmark.js"
+import { atMost, type Benchmark, killRows, named } from "./benchmark.js"
 import { BUDGET } from "./budget.js"
 import { measureFigures } from "./harness.js"
 import { formatNumber } from "./report.js"
@@ -44,9 +44,10 @@ export const b5: Benchmark = {
             `  ${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${formatNumber(f["returned"]!)} ms`
           )
       })
-      const gone = named(task!["gone"], `${LABELS.task}: all gone`)
-      const effectGone = named(effect!["gone"], `${LABELS.effect}: all gone`)
-      const execaGone = named(viaExeca!["gone"], `${LABELS.execa}: all gone`)
+      const { gone, rows } = killRows({ task, effect, execa: viaExeca }, LABELS, named, {
+        gone: "all gone",
+        returned: "call returned"
+      })
       return {
         about: [
           "Each run starts `sh -c 'sleep 1000 & sleep 1000 & wait'`, waits (via /proc) until both sleeps run,",
@@ -67,14 +68,7 @@ export const b5: Benchmark = {
             } ms over ${gone.stats.n} runs`
           )
         ],
-        rows: [
-          row(gone, "ms", effectGone),
-          row(named(task!["returned"], `${LABELS.task}: call returned`), "ms"),
-          row(effectGone, "ms"),
-          row(named(effect!["returned"], `${LABELS.effect}: call returned`), "ms"),
-          row(execaGone, "ms", effectGone),
-          row(named(viaExeca!["returned"], `${LABELS.execa}: call returned`), "ms")
-        ],
+        rows,
         notes: [
           `Effect's spawner is measured over ${EFFECT_RUNS} runs (plus 1 warm-up) instead of ${RUNS}: each of its kills`
           + " takes about a second here, because after SIGTERM it polls `kill(-pgid, 0)`, which keeps succeeding"

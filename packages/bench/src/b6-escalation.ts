@@ -5,7 +5,7 @@
 import { NodeTaskManager } from "@effect-tasks/node"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { rawSpawnerLayer } from "./b4-spawn.js"
-import { atMost, type Benchmark, row } from "./benchmark.js"
+import { atMost, type Benchmark, killRows } from "./benchmark.js"
 import { BUDGET } from "./budget.js"
 import { measureFigures, type Series, stats } from "./harness.js"
 import { formatNumber } from "./report.js"
@@ -60,9 +60,10 @@ export const b6: Benchmark = {
             `  ${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${formatNumber(f["returned"]!)} ms`
           )
       })
-      const over = late(task!["gone"], `${LABELS.task}: gone - 300 ms`)
-      const effectOver = late(effect!["gone"], `${LABELS.effect}: gone - 300 ms`)
-      const execaOver = late(viaExeca!["gone"], `${LABELS.execa}: gone - 300 ms`)
+      const { gone: over, rows } = killRows({ task, effect, execa: viaExeca }, LABELS, late, {
+        gone: "gone - 300 ms",
+        returned: "call returned - 300 ms"
+      })
       return {
         about: [
           "Each run starts `sh -c \"trap '' TERM; sleep 1000 & sleep 1000 & wait\"`: the shell and both sleeps",
@@ -82,14 +83,7 @@ export const b6: Benchmark = {
             } ms over ${over.stats.n} runs`
           )
         ],
-        rows: [
-          row(over, "ms", effectOver),
-          row(late(task!["returned"], `${LABELS.task}: call returned - 300 ms`), "ms"),
-          row(effectOver, "ms"),
-          row(late(effect!["returned"], `${LABELS.effect}: call returned - 300 ms`), "ms"),
-          row(execaOver, "ms", effectOver),
-          row(late(viaExeca!["returned"], `${LABELS.execa}: call returned - 300 ms`), "ms")
-        ],
+        rows,
         notes: [
           `Runs: ${RUNS} for the task manager, ${EFFECT_RUNS} for Effect's spawner (each takes more than a second:`
           + " after SIGKILL it waits up to 1 s for a group that still holds zombies), "

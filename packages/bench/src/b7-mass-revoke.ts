@@ -4,7 +4,7 @@
 import { NodeTaskManager } from "@effect-tasks/node"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { rawSpawnerLayer } from "./b4-spawn.js"
-import { atMost, type Benchmark, named, row } from "./benchmark.js"
+import { atMost, type Benchmark, killRows, named } from "./benchmark.js"
 import { measureFigures } from "./harness.js"
 import { formatNumber } from "./report.js"
 import { interruptSpawns, revokeTasks, SLEEPERS, treeKillExeca } from "./trees.js"
@@ -53,9 +53,10 @@ export const b7: Benchmark = {
             `  ${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${formatNumber(f["returned"]!)} ms`
           )
       })
-      const gone = named(task!["gone"], `${LABELS.task}: all gone`)
-      const effectGone = named(effect!["gone"], `${LABELS.effect}: all gone`)
-      const execaGone = named(viaExeca!["gone"], `${LABELS.execa}: all gone`)
+      const { gone, rows } = killRows({ task, effect, execa: viaExeca }, LABELS, named, {
+        gone: "all gone",
+        returned: "call returned"
+      })
       return {
         about: [
           `Starts ${GROUPS} tasks, each running \`sh -c 'sleep 1000 & sleep 1000 & wait'\` in its own process group`,
@@ -74,14 +75,7 @@ export const b7: Benchmark = {
             } ms over ${gone.stats.n} runs`
           )
         ],
-        rows: [
-          row(gone, "ms", effectGone),
-          row(named(task!["returned"], `${LABELS.task}: call returned`), "ms"),
-          row(effectGone, "ms"),
-          row(named(effect!["returned"], `${LABELS.effect}: call returned`), "ms"),
-          row(execaGone, "ms", effectGone),
-          row(named(viaExeca!["returned"], `${LABELS.execa}: call returned`), "ms")
-        ],
+        rows,
         notes: [
           "The target is checked against the slowest run (max), not the median.",
           `Runs: ${RUNS} each (${EXECA_RUNS} for execa + tree-kill, whose kills alone take many seconds), after one`

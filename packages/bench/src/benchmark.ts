@@ -49,3 +49,31 @@ export const named = (series: Series | undefined, label: string): Series => {
   if (series === undefined) throw new Error(`missing figures for ${label}`)
   return { ...series, label }
 }
+
+/** The figures of one subject of a kill benchmark: when everything was gone, and when the call returned. */
+export type KillFigures = Readonly<Record<string, Series | undefined>> | undefined
+
+/**
+ * The rows B5, B6 and B7 share: for the task manager and its two baselines (Effect's spawner, execa with
+ * tree-kill), "gone" and "call returned", each seen through `view` (a relabelling, or a shift by the grace),
+ * with every "gone" row compared with Effect's.
+ */
+export const killRows = (
+  subjects: { readonly task: KillFigures; readonly effect: KillFigures; readonly execa: KillFigures },
+  labels: { readonly task: string; readonly effect: string; readonly execa: string },
+  view: (series: Series | undefined, label: string) => Series,
+  names: { readonly gone: string; readonly returned: string }
+) => {
+  const gone = view(subjects.task?.["gone"], `${labels.task}: ${names.gone}`)
+  const effectGone = view(subjects.effect?.["gone"], `${labels.effect}: ${names.gone}`)
+  const execaGone = view(subjects.execa?.["gone"], `${labels.execa}: ${names.gone}`)
+  const rows: Array<Row> = [
+    row(gone, "ms", effectGone),
+    row(view(subjects.task?.["returned"], `${labels.task}: ${names.returned}`), "ms"),
+    row(effectGone, "ms"),
+    row(view(subjects.effect?.["returned"], `${labels.effect}: ${names.returned}`), "ms"),
+    row(execaGone, "ms", effectGone),
+    row(view(subjects.execa?.["returned"], `${labels.execa}: ${names.returned}`), "ms")
+  ]
+  return { gone, effectGone, execaGone, rows }
+}
