@@ -21,6 +21,7 @@ import {
   freshPrefix,
   python,
   running,
+  spawnEscapees,
   spawnProcess,
   stat,
   track,
@@ -187,14 +188,7 @@ describe("findTree", () => {
   it.live("(c) a descendant in another process group and (d) one in a new session are found", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
-      const root = spawnProcess("sh", [
-        "-c",
-        `${python} -c 'import os,time; os.setpgid(0,0); time.sleep(1000)' & setsid sleep 1000 & wait`
-      ], prefix)
-      yield* waitUntil("two escaped children", () => {
-        const kids = childrenOf(root.pid).map((pid) => stat(pid)!)
-        return kids.length === 2 && kids.every((kid) => kid.pgid === kid.pid)
-      })
+      const root = yield* spawnEscapees(prefix)
       const kids = childrenOf(root.pid)
       for (const spec of [specFor(undefined, [root]), specFor(prefix, [root])]) {
         const tree = findTree(spec)

@@ -16,6 +16,7 @@ import {
   python,
   running,
   type Spawned,
+  spawnEscapees,
   spawnProcess,
   stat,
   waitUntil
@@ -111,14 +112,7 @@ describe("killTree", () => {
   it.live("(c) a descendant in another process group and (d) one in a new session", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
-      const root = spawnProcess("sh", [
-        "-c",
-        `${python} -c 'import os,time; os.setpgid(0,0); time.sleep(1000)' & setsid sleep 1000 & wait`
-      ], prefix)
-      yield* waitUntil("two escaped children", () => {
-        const kids = childrenOf(root.pid).map((pid) => stat(pid)!)
-        return kids.length === 2 && kids.every((kid) => kid.pgid === kid.pid)
-      })
+      const root = yield* spawnEscapees(prefix)
       const summary = yield* killAndCheck(
         "(c)+(d) setpgid + setsid children",
         prefix,
