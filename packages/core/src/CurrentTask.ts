@@ -40,8 +40,11 @@ export interface TaskContextShape {
   readonly revoked: Effect.Effect<void>
   /** Completes when the task must stop at once: a non-graceful revoke, or an upgrade to one. */
   readonly forced: Effect.Effect<void>
-  /** Records a process the task started and emits `ProcessStarted`. */
-  readonly addProcessUnsafe: (process: ProcessInfo) => void
+  /**
+   * Records a process the task started and emits `ProcessStarted`. The manager stamps `startedAt` (and later
+   * `endedAt`) from its Effect `Clock`, so every timestamp of a task comes from one clock.
+   */
+  readonly addProcessUnsafe: (process: Pick<ProcessInfo, "pid" | "command" | "args">) => void
   /** Records how a process ended and emits `ProcessExited`. */
   readonly endProcessUnsafe: (
     pid: number,
@@ -53,3 +56,13 @@ export interface TaskContextShape {
 
 /** The current task's hooks, for integrations; user code usually needs only `CurrentTask`. */
 export class TaskContext extends Context.Service<TaskContext, TaskContextShape>()("@effect-tasks/core/TaskContext") {}
+
+/**
+ * Services every task's fiber gets on top of whatever its submitter provided. An integration sets it when it
+ * builds the manager (`@effect-tasks/node` puts its task-aware spawner here), so what a task's code does with
+ * those services belongs to the task even when the caller provided plain ones closer to the program. Code
+ * that deliberately escapes a task provides its own services inside the task's effect, which wins.
+ */
+export const TaskServices = Context.Reference<Context.Context<never>>("@effect-tasks/core/TaskServices", {
+  defaultValue: () => Context.empty()
+})

@@ -24,7 +24,7 @@ import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import { CurrentTask, type OutputStream, TaskContext, type TaskContextShape } from "./CurrentTask.js"
+import { CurrentTask, type OutputStream, TaskContext, type TaskContextShape, TaskServices } from "./CurrentTask.js"
 import * as EventHub from "./EventHub.js"
 import * as OutputTail from "./OutputTail.js"
 import type { ProcessInfo } from "./ProcessInfo.js"
@@ -280,7 +280,7 @@ interface TaskContextImpl extends TaskContextShape {
 }
 
 interface ContextHooks {
-  readonly addProcess: (entry: Entry, process: ProcessInfo) => void
+  readonly addProcess: (entry: Entry, process: Pick<ProcessInfo, "pid" | "command" | "args">) => void
   readonly endProcess: (
     entry: Entry,
     pid: number,
@@ -343,6 +343,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const spans = config.spans ?? "auto"
   const clock = yield* Clock.Clock
   const metricContext = yield* Effect.context<never>()
+  // Applied after the submitter's context: the integration's services win over the caller's.
+  const taskServices = yield* TaskServices
+  const overrideServices = taskServices.mapUnsafe.size > 0
   const hub = EventHub.make(config.eventBuffer ?? 4096)
 
   const tasks = yield* Ref.make(HashMap.empty<TaskId.TaskId, TrackedTask>())
@@ -426,8 +429,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   }
 
   const hooks: ContextHooks = {
-    addProcess: (entry, process) => {
+    addProcess: (entry, started) => {
       if (!entries.has(entry.record.id)) return
+      const process: ProcessInfo = { pid: started.pid, command: started.command, args: started.args, startedAt: now() }
       store(entry, { ...entry.record, processes: [...entry.record.processes, process] })
       publish({
         _tag: "ProcessStarted",
@@ -494,7 +498,11 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     const scope = Scope.makeUnsafe()
     const context = Context.add(
       Context.add(
-        Context.add(entry.context, CurrentTask, record.id),
+        Context.add(
+          overrideServices ? Context.merge(entry.context, taskServices) : entry.context,
+          CurrentTask,
+          record.id
+        ),
         TaskContext,
         makeTaskContext(entry, hooks, scope)
       ),

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-export { CurrentTask, type OutputStream, TaskContext, type TaskContextShape } from "./CurrentTask.js"
+export { CurrentTask, type OutputStream, TaskContext, type TaskContextShape, TaskServices } from "./CurrentTask.js"
 export * as EventHub from "./EventHub.js"
 export * as OutputTail from "./OutputTail.js"
 export * as ProcessInfo from "./ProcessInfo.js"

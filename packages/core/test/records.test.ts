@@ -71,7 +71,7 @@ describe("TaskContext: the integration hook", () => {
           const ctx = yield* TaskContext
           expect([ctx.id, ctx.name, ctx.mode]).toEqual([1, "make", "build"])
           expect(ctx.revocationUnsafe()).toBeUndefined()
-          ctx.addProcessUnsafe({ pid: 4242, command: "make", args: ["-j4"], startedAt: 0 })
+          ctx.addProcessUnsafe({ pid: 4242, command: "make", args: ["-j4"] })
           ctx.outputUnsafe(4242, "stdout", "compiling a\n")
           ctx.outputUnsafe(4242, "stderr", "warning: b\n")
           ctx.outputUnsafe(4242, "stdout", "compiling c\n")
@@ -156,7 +156,7 @@ describe("TaskContext: the integration hook", () => {
       )
       const done = yield* tm.await(task.id)
       expect(stateWhenScopeClosed).toBe("RUNNING")
-      ctxRef!.addProcessUnsafe({ pid: 1, command: "late", args: [], startedAt: 0 })
+      ctxRef!.addProcessUnsafe({ pid: 1, command: "late", args: [] })
       ctxRef!.endProcessUnsafe(1, { signal: "SIGKILL" })
       ctxRef!.outputUnsafe(1, "stdout", "too late")
       expect(yield* tm.get(task.id)).toBe(done)

@@ -19,14 +19,16 @@
  *
  * @since 0.1.0
  */
-import { TaskManager, type TaskManagerConfig } from "@effect-tasks/core"
+import { TaskManager, type TaskManagerConfig, TaskServices } from "@effect-tasks/core"
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import type { FileSystem } from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import type { Path } from "effect/Path"
-import type { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Guardian from "./Guardian.js"
 import * as TaskProcesses from "./TaskProcesses.js"
 import * as TaskSpawner from "./TaskSpawner.js"
@@ -58,7 +60,18 @@ export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeT
     Layer.provide(NodeChildProcessSpawner.layer),
     Layer.provide(platform)
   )
-  const manager = Layer.mergeAll(TaskManager.layerWith(config), spawner, platform)
+  // The task-aware spawner and the guardian's observer reach every task's fiber over whatever the submitter
+  // provided, so a caller's own `NodeServices.layer` closer to the program cannot take ownership away.
+  const taskServices = Layer.effect(
+    TaskServices,
+    Effect.gen(function*() {
+      const observer = yield* TaskProcesses.ProcessObserver
+      return Context.make(ChildProcessSpawner, yield* ChildProcessSpawner).pipe(
+        Context.add(TaskProcesses.ProcessObserver, observer)
+      ) as Context.Context<never>
+    })
+  ).pipe(Layer.provide(spawner))
+  const manager = Layer.mergeAll(TaskManager.layerWith(config).pipe(Layer.provide(taskServices)), spawner, platform)
   const guardian = config.guardian ?? true
   const journal = config.journal ?? guardian
   if (!guardian && !journal) return manager

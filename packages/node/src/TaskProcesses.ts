@@ -123,6 +123,6 @@ export const attach = Effect.fn("TaskProcesses.attach")(function*(pid: number) {
   processes.roots.push(identity)
   processes.attached++
   ;(yield* ProcessObserver).started(identity, processes.prefix)
-  task.addProcessUnsafe({ pid, command: `pid ${pid}`, args: [], startedAt: Date.now() })
+  task.addProcessUnsafe({ pid, command: `pid ${pid}`, args: [] })
   return identity
 })

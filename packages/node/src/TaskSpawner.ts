@@ -110,7 +110,7 @@ export const make = (
       owned.open++
       observer.started(identity, cookie)
       const { command: name, args } = describe(command)
-      task.addProcessUnsafe({ pid, command: name, args, startedAt: Date.now() })
+      task.addProcessUnsafe({ pid, command: name, args })
 
       const watcher = yield* Effect.forkDetach(
         Effect.flatMap(Effect.exit(handle.exitCode), (exit) =>
