@@ -163,8 +163,11 @@ export const b2: Benchmark = {
         "What a running task keeps (`cd packages/bench && node --expose-gc dist/diagnose.js heap`): its record and"
         + " its live entry, a span, a scope, a context with three services, the TaskContext object, the"
         + " HashMap node, and the closures of the exit observer and the fiber's first step. Deferreds and events"
-        + " are created only on demand; the rest is what the rules require, so the 2 KB target is missed and"
-        + " reported rather than tuned away."
+        + " are created only on demand"
+        + (beyond <= HEAP_TARGET_BYTES
+          ? `, which keeps a running task within the ${HEAP_TARGET_BYTES} B target in this run.`
+          : `; the rest is what the rules require, so the ${HEAP_TARGET_BYTES} B target is missed in this run and`
+            + " reported rather than tuned away.")
       ]
     }
   }

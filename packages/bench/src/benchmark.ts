@@ -77,3 +77,33 @@ export const killRows = (
   ]
   return { gone, effectGone, execaGone, rows }
 }
+
+/** The figures of a kill benchmark's second phase, measured while `withLoad` keeps one core busy. */
+export interface LoadedKillFigures {
+  readonly task: KillFigures
+  readonly execa: KillFigures
+  /** What the load was (for the notes). */
+  readonly load: string
+}
+
+/**
+ * The rows of the loaded phase of B5 and B6: the task manager and execa with tree-kill (Effect's spawner is
+ * left out: at a second per kill it would double the benchmark's time), "gone" compared with execa's.
+ */
+export const loadedKillRows = (
+  figures: LoadedKillFigures,
+  labels: { readonly task: string; readonly execa: string },
+  view: (series: Series | undefined, label: string) => Series,
+  names: { readonly gone: string; readonly returned: string }
+) => {
+  const busy = "one core busy"
+  const gone = view(figures.task?.["gone"], `${labels.task}: ${names.gone}, ${busy}`)
+  const execaGone = view(figures.execa?.["gone"], `${labels.execa}: ${names.gone}, ${busy}`)
+  const rows: Array<Row> = [
+    row(gone, "ms", execaGone),
+    row(view(figures.task?.["returned"], `${labels.task}: ${names.returned}, ${busy}`), "ms"),
+    row(execaGone, "ms"),
+    row(view(figures.execa?.["returned"], `${labels.execa}: ${names.returned}, ${busy}`), "ms")
+  ]
+  return { gone, rows }
+}

@@ -1,7 +1,8 @@
 /**
- * `pnpm bench [B1 B5 ...] [--no-write]`: runs the benchmarks (all seven by default), prints each one's
- * tables as it finishes and a summary at the end, and writes docs/benchmarks.md and docs/benchmarks.json
- * (a partial run replaces only its own sections there).
+ * `pnpm bench [B1 B5 ...] [--no-write] [--load]`: runs the benchmarks (all of them by default), prints each
+ * one's tables as it finishes and a summary at the end, and writes docs/benchmarks.md and docs/benchmarks.json
+ * (a partial run replaces only its own sections there). `--load` runs every benchmark while a load generator
+ * keeps one core busy (B5 and B6 always measure a loaded phase of their own as well).
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -16,6 +17,7 @@ import { b6 } from "./b6-escalation.js"
 import { b7 } from "./b7-mass-revoke.js"
 import type { Benchmark } from "./benchmark.js"
 import { canCollect } from "./harness.js"
+import { withLoad } from "./load.js"
 import { sweep } from "./procfs.js"
 import {
   type BenchResult,
@@ -49,6 +51,7 @@ const log = (line: string) => {
 const main = async () => {
   const args = process.argv.slice(2).filter((arg) => arg !== "--")
   const write = !args.includes("--no-write")
+  const loaded = args.includes("--load")
   const wanted = args.filter((arg) => !arg.startsWith("--")).map((arg) => arg.toUpperCase())
   const unknown = wanted.filter((id) => !benchmarks.some((b) => b.id === id))
   if (unknown.length > 0) {
@@ -57,7 +60,8 @@ const main = async () => {
   }
   if (!canCollect()) console.error("warning: run node with --expose-gc, or heap figures are not comparable")
   const selected = wanted.length === 0 ? benchmarks : benchmarks.filter((b) => wanted.includes(b.id))
-  const command = wanted.length === 0 ? "pnpm bench" : `pnpm bench ${selected.map((b) => b.id).join(" ")}`
+  const ids = wanted.length === 0 ? [] : selected.map((b) => b.id)
+  const command = ["pnpm bench", ...ids, ...(loaded ? ["--load"] : [])].join(" ")
   const machine = machineInfo(packageDir, PACKAGES)
 
   const results: Array<BenchResult> = []
@@ -65,7 +69,12 @@ const main = async () => {
     log(`${benchmark.id} ${benchmark.title} ...`)
     const loadBefore = loadavg()[0]!
     const started = performance.now()
-    const outcome = await benchmark.run({ log })
+    const outcome = loaded
+      ? await withLoad(async (load) => {
+        const measured = await benchmark.run({ log })
+        return { ...measured, notes: [`Run under load (\`--load\`): ${load.description}.`, ...measured.notes] }
+      })
+      : await benchmark.run({ log })
     const swept = sweep()
     const seconds = (performance.now() - started) / 1000
     const notes = swept === 0 ? outcome.notes : [

@@ -199,8 +199,10 @@ export const renderMarkdown = (report: Report): string =>
       "the figures. The raw samples are in [benchmarks.json](benchmarks.json)."
     ].join("\n"),
     [
-      "Run all seven with `pnpm bench` (each takes under a minute on a 2-core machine) or some of them with",
+      "Run them all with `pnpm bench` (each takes under a minute or two on a 2-core machine) or some of them with",
       "`pnpm bench B5` / `pnpm bench B1 B4`; a partial run replaces only those sections here and in the JSON.",
+      "B5 and B6 measure twice: quiet, and while a load generator (a busy-looping process pinned to the other",
+      "core) keeps one core busy; `pnpm bench --load` runs every benchmark under that load.",
       "To stay within the minute on a loaded machine, a measurement starts no new round after 40 s once its",
       "minimum rounds have run; the n column shows how many ran."
     ].join("\n"),
