@@ -23,10 +23,14 @@ export class TaskManagerClosed extends Schema.TaggedError<TaskManagerClosed>()("
   }
 }
 
-/** Why a task was revoked: by a caller, by its own timeout, or by the manager's shutdown. */
-export const RevocationReason = Schema.Literals(["user", "timeout", "shutdown"])
+/**
+ * Why a task was revoked. The manager's own reasons are `"user"` (a revoke without a reason of its own),
+ * `"timeout"` (the task's timeout) and `"shutdown"` (the manager's shutdown); a caller may give its own
+ * word instead (`tm.revoke(id, { reason: "kill-others" })`), any non-empty string.
+ */
+export const RevocationReason = Schema.Union([Schema.Literals(["user", "timeout", "shutdown"]), Schema.NonEmptyString])
 
-/** Why a task was revoked. */
+/** Why a task was revoked: `"user"`, `"timeout"`, `"shutdown"`, or a caller's own reason. */
 export type RevocationReason = typeof RevocationReason.Type
 
 /** The failure `TaskManager.join` gives for a task that was revoked instead of finishing. */

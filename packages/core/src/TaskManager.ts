@@ -76,6 +76,12 @@ export interface SubmitOptions {
 export interface RevokeOptions {
   /** Graceful (the default) gives processes SIGTERM and the grace period; `false` kills at once. */
   readonly graceful?: boolean | undefined
+  /**
+   * Why, in the caller's words (`"kill-others"`, `"deploy"`): recorded in the task's `revocation`, its
+   * `TaskRevoking` and `TaskFinished` events and `join`'s `TaskRevoked`. Default (and for a blank string)
+   * `"user"`. A revoke that upgrades one under way keeps the first reason.
+   */
+  readonly reason?: string | undefined
 }
 
 /** Options of a shutdown with a deadline. */
@@ -586,6 +592,11 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       return Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new TaskNotFound({ id }))
     })
 
+  const reasonOf = (options: RevokeOptions | undefined): RevocationReason => {
+    const reason = options?.reason?.trim()
+    return reason === undefined || reason === "" ? "user" : reason
+  }
+
   const revokeWith = (id: number, reason: RevocationReason, options?: RevokeOptions) =>
     Effect.suspend(() => {
       const entry = entries.get(TaskId.make(id))
@@ -711,9 +722,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
             Effect.onInterrupt(() => Effect.ignore(revokeWith(task.id, "user")))
           ))
       ),
-    revoke: (id, options) => revokeWith(id, "user", options).pipe(Effect.withSpan("TaskManager.revoke")),
+    revoke: (id, options) => revokeWith(id, reasonOf(options), options).pipe(Effect.withSpan("TaskManager.revoke")),
     revokeAll: (options) =>
-      revokeEvery("user", options).pipe(
+      revokeEvery(reasonOf(options), options).pipe(
         Effect.map((records) => records.toSorted(byId)),
         Effect.withSpan("TaskManager.revokeAll")
       ),

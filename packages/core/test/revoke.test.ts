@@ -1,6 +1,6 @@
-import { TaskManager, TaskNotFound, TaskRevoked } from "@effect-tasks/core"
+import { Revocation, RevocationReason, TaskEvent, TaskManager, TaskNotFound, TaskRevoked } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { collectEvents, settle, type StopMode, stubborn, tagsOf, withManager } from "./helpers.js"
 
@@ -157,6 +157,56 @@ describe("rule 3: revoke", () => {
       expect(yield* Fiber.join(soft)).toBe(yield* Fiber.join(hard))
       expect((yield* tm.get(task.id)).revocation).toEqual({ reason: "user", graceful: false })
     }).pipe(withManager()))
+})
+
+describe("rule 3: a revoke's reason", () => {
+  it.effect("a caller's reason is recorded, published and given to join; a blank one counts as user", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const events = yield* collectEvents(tm)
+      const task = yield* tm.submit(Effect.never)
+      const done = yield* tm.revoke(task.id, { reason: "kill-others" })
+      expect(done.revocation).toEqual({ reason: "kill-others", graceful: true })
+      const error = yield* Effect.flip(tm.join(done as typeof task))
+      expect(error).toBeInstanceOf(TaskRevoked)
+      expect(error.reason).toBe("kill-others")
+      expect(error.message).toBe(`task ${task.id} was revoked (kill-others)`)
+      const blank = yield* tm.submit(Effect.never)
+      expect((yield* tm.revoke(blank.id, { reason: "  " })).revocation).toEqual({ reason: "user", graceful: true })
+      yield* tm.shutdown
+      const published = (yield* Fiber.join(events)).filter((e) => "id" in e && e.id === task.id)
+      expect(published.flatMap((e) => "revocation" in e && e.revocation !== undefined ? [e.revocation] : []))
+        .toEqual([{ reason: "kill-others", graceful: true }, { reason: "kill-others", graceful: true }])
+    }).pipe(withManager()))
+
+  it.effect("an upgrade to graceful: false keeps the first reason; revokeAll takes a reason too", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const log: Array<StopMode> = []
+      const task = yield* tm.submit(stubborn(log))
+      const first = yield* tm.revoke(task.id, { reason: "deploy" }).pipe(Effect.forkChild({ startImmediately: true }))
+      const forced = yield* tm.revoke(task.id, { graceful: false, reason: "impatient" })
+      expect(forced.revocation).toEqual({ reason: "deploy", graceful: false })
+      expect(yield* Fiber.join(first)).toBe(forced)
+      yield* Effect.forEach([1, 2], () => tm.submit(Effect.never))
+      const records = yield* tm.revokeAll({ reason: "kill-others", graceful: false })
+      expect(records.map((t) => t.revocation)).toEqual([
+        { reason: "kill-others", graceful: false },
+        { reason: "kill-others", graceful: false }
+      ])
+    }).pipe(withManager()))
+
+  it("custom reasons are valid in the schemas of Revocation, TaskRevoked and TaskEvent; an empty one is not", () => {
+    const revocation = { reason: "kill-others", graceful: true }
+    expect(Schema.decodeUnknownSync(Revocation)(revocation)).toEqual(revocation)
+    expect(Schema.decodeUnknownSync(RevocationReason)("timeout")).toBe("timeout")
+    const revoked = Schema.decodeUnknownSync(TaskRevoked)({ _tag: "TaskRevoked", id: 3, reason: "kill-others" })
+    expect(revoked.reason).toBe("kill-others")
+    const event = { _tag: "TaskRevoking", id: 3, revocation, at: 10 }
+    expect(Schema.decodeUnknownSync(TaskEvent.TaskEvent)(event)).toEqual(event)
+    expect(() => Schema.decodeUnknownSync(RevocationReason)("")).toThrow()
+    expect(() => Schema.decodeUnknownSync(Revocation)({ reason: "", graceful: true })).toThrow()
+  })
 })
 
 describe("rule 4: revokeAll", () => {
