@@ -40,3 +40,11 @@ export const format = (millis: number): string => {
   const totalMinutes = Math.floor(totalSeconds / 60)
   return `${Math.floor(totalMinutes / 60)}h${String(totalMinutes % 60).padStart(2, "0")}m`
 }
+
+/** A running time as a toolbar shows it: `12s`, `4m`, `2h` (whole units, rounded down). */
+export const formatCoarse = (millis: number): string => {
+  const seconds = Math.max(0, Math.floor(millis / 1000))
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
+  return `${Math.floor(seconds / 3600)}h`
+}

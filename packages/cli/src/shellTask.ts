@@ -33,6 +33,10 @@ export interface RunOptions {
    * open for ever; the task's end then kills it. Default 250 ms.
    */
   readonly drain?: Duration.Input | undefined
+  /** The directory to run in (default: this process's). */
+  readonly cwd?: string | undefined
+  /** The whole environment of the command (default: this process's). */
+  readonly env?: Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -56,7 +60,10 @@ const signalOf = (error: unknown): string => {
  * tree when the task ends or is revoked.
  */
 export const run = Effect.fn("ShellTask.run")(function*(script: string, options: RunOptions = {}) {
-  const handle = yield* ChildProcess.make("sh", ["-c", script])
+  const handle = yield* ChildProcess.make("sh", ["-c", script], {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: { ...options.env }, extendEnv: false })
+  })
   const forward = (source: typeof handle.stdout, stream: OutputStream) =>
     Stream.runForEach(
       source.pipe(Stream.decodeText(), Stream.splitLines),

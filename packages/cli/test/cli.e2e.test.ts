@@ -36,7 +36,7 @@ describe.concurrent("tasks (command line)", () => {
   it("run --help documents every flag", async () => {
     const result = await tasks("run", "--help")
     expect(result.code).toBe(0)
-    for (const flag of ["--grace", "--kill-others-on-fail", "--names", "--max", "--json"]) {
+    for (const flag of ["--grace", "--kill-others", "--kill-others-on-fail", "--success", "--names", "--max", "--json"]) {
       expect(result.stdout).toContain(flag)
     }
   })
@@ -60,6 +60,10 @@ describe.concurrent("tasks (command line)", () => {
   it("a bad duration is one line naming the flag and the value", async () => {
     await oneLineError(["run", "--grace", "5x", "--", "true"], "--grace", "5x", "500ms")
     await oneLineError(["shell", "--grace", "5"], "--grace", "duration")
+  })
+
+  it("a bad --success is one line listing the accepted values", async () => {
+    await oneLineError(["run", "--success", "most", "--", "true"], "--success", "most", "first, last, all")
   })
 
   it("a bad --max and a missing command are one line each", async () => {

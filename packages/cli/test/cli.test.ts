@@ -29,6 +29,9 @@ describe("command line parsing", () => {
         "--grace",
         "1m30s",
         "--kill-others-on-fail",
+        "--kill-others",
+        "--success",
+        "command-api",
         "--names",
         "web, api",
         "--max",
@@ -40,6 +43,8 @@ describe("command line parsing", () => {
       expect(Exit.isSuccess(exit)).toBe(true)
       expect(Duration.toMillis(parsed!.grace)).toBe(90_000)
       expect(parsed!.killOthersOnFail).toBe(true)
+      expect(parsed!.killOthers).toBe(true)
+      expect(parsed!.success).toEqual({ _tag: "Command", target: "api", negated: false })
       expect(parsed!.names).toEqual(["web", "api"])
       expect(parsed!.max).toEqual(Option.some(2))
       expect(parsed!.json).toBe(false)
@@ -51,6 +56,8 @@ describe("command line parsing", () => {
       const { parsed } = yield* parseRun(["echo a"])
       expect(Duration.toMillis(parsed!.grace)).toBe(5000)
       expect(parsed!.killOthersOnFail).toBe(false)
+      expect(parsed!.killOthers).toBe(false)
+      expect(parsed!.success).toEqual({ _tag: "All" })
       expect(parsed!.names).toEqual([])
       expect(parsed!.max).toEqual(Option.none())
       expect(parsed!.commands).toEqual(["echo a"])
@@ -58,7 +65,7 @@ describe("command line parsing", () => {
 
   it.effect("run: a bad duration or --max fails to parse", () =>
     Effect.gen(function*() {
-      for (const args of [["--grace", "soon", "x"], ["--max", "0", "x"], []]) {
+      for (const args of [["--grace", "soon", "x"], ["--max", "0", "x"], ["--success", "command-", "x"], []]) {
         const { exit, parsed } = yield* parseRun(args)
         expect(Exit.isFailure(exit), args.join(" ")).toBe(true)
         expect(parsed).toBeUndefined()

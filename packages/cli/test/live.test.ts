@@ -3,9 +3,11 @@ import * as Live from "../src/render/live.js"
 
 const sink = (isTTY: boolean, columns = 80, rows = 24) => {
   const written: Array<string> = []
+  const size = { columns }
   return {
     written,
-    sink: { write: (text: string) => void written.push(text), isTTY, columns: () => columns, rows: () => rows }
+    size,
+    sink: { write: (text: string) => void written.push(text), isTTY, columns: () => size.columns, rows: () => rows }
   }
 }
 
@@ -42,5 +44,41 @@ describe("live region", () => {
     const region = Live.make(s)
     region.update(["1", "2", "3", "a long line here"], 2)
     expect(written.at(-1)).toBe("3\na long li…\x1b[2D")
+  })
+
+  it("drawing the same lines again writes nothing", () => {
+    const { sink: s, written } = sink(true)
+    const region = Live.make(s)
+    region.update(["status", "tasks> ls"], 1)
+    const count = written.length
+    region.update(["status", "tasks> ls"], 1)
+    expect(written.length).toBe(count)
+    region.update(["status", "tasks> ls"], 0)
+    expect(written.length).toBe(count + 1)
+  })
+
+  it("after the terminal narrows, the erase counts the rows it re-wrapped the region onto", () => {
+    const { sink: s, written, size } = sink(true, 80)
+    const region = Live.make(s)
+    region.update(["s".repeat(70), "p".repeat(30)])
+    // At 30 columns a reflowing terminal holds the 70-column line on three rows; the 30-column prompt still
+    // fits on one: up 3 rows (not 1) to reach the region's top, or a fragment of the old region stays.
+    size.columns = 30
+    region.update(["s".repeat(70), "p".repeat(30)])
+    expect(written.at(-1)!.startsWith("\r\x1b[3A\x1b[J")).toBe(true)
+    // Drawn again at the new width (cut to 29 columns): from now on one row a line.
+    expect(written.at(-1)).toBe(`\r\x1b[3A\x1b[J${"s".repeat(28)}…\n${"p".repeat(28)}…`)
+    region.print("out")
+    expect(written.at(-1)!.startsWith("\r\x1b[1A\x1b[Jout\n")).toBe(true)
+  })
+
+  it("clears the screen and draws the region at the top", () => {
+    const { sink: s, written } = sink(true)
+    const region = Live.make(s)
+    region.update(["a", "b"])
+    region.clearScreen()
+    expect(written.at(-1)).toBe("\x1b[H\x1b[2Ja\nb")
+    region.clearScreen(true)
+    expect(written.at(-1)).toBe("\x1b[H\x1b[2J\x1b[3Ja\nb")
   })
 })

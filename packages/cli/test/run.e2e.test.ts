@@ -52,9 +52,85 @@ describe.concurrent("tasks run", () => {
     const result = await run(["run", "--kill-others-on-fail", "--", "sleep 30", "sleep 0.3; exit 2"], env(mark))
     expect(result.code).toBe(2)
     expect(result.millis).toBeLessThan(10_000)
-    expect(result.stdout).toContain("--> 1 failed: stopping 1 other command(s)")
-    expect(result.stdout).toMatch(/sleep 30\s+REVOKED\s+\S+\s+revoked: user\s+\d+ SIGTERM/)
+    expect(result.stdout).toContain("--> 1 exited with code 2: stopping 1 other command(s) (kill-others, grace 5.0s)")
+    expect(result.stdout).toContain("[0] revoked: kill-others → killed by SIGTERM")
+    expect(result.stdout).toMatch(/sleep 30\s+REVOKED\s+\S+\s+revoked: kill-others\s+\d+ SIGTERM/)
     expect(leftovers(mark)).toEqual([])
+  })
+
+  it("--kill-others stops the rest when any command ends, even with 0; the stopped ones say kill-others", async () => {
+    const mark = fresh()
+    const result = await run(
+      [
+        "run",
+        "--kill-others",
+        "--names",
+        "server,worker,test",
+        "--",
+        daemonizing,
+        "trap 'echo worker got TERM; exit 0' TERM; echo working; while :; do sleep 0.1; done",
+        "sleep 0.5; echo pass"
+      ],
+      env(mark)
+    )
+    expect(result.stdout).toContain("[test  ] exited with code 0")
+    expect(result.stdout).toContain("--> test exited with code 0: stopping 2 other command(s) (kill-others")
+    expect(result.stdout).toContain("[server] revoked: kill-others → killed by SIGTERM")
+    expect(result.stdout).toContain("[worker] worker got TERM")
+    expect(result.stdout).toMatch(/server\s+.*REVOKED\s+\S+\s+revoked: kill-others/)
+    expect(result.stdout).toMatch(/worker\s+.*REVOKED\s+\S+\s+revoked: kill-others/)
+    expect(result.stdout).not.toContain("revoked: user")
+    // --success all (the default), as concurrently: the server, killed by SIGTERM, did not exit with 0.
+    expect(result.code).toBe(143)
+    expect(leftovers(mark)).toEqual([])
+  })
+
+  it("--success first|last|command-NAME|!command-NAME decide the exit code as concurrently does", async () => {
+    const serverAndTests = (success: string, test: string) =>
+      run(["run", "--kill-others", "--success", success, "--names", "server,test", "--", "sleep 30", test], env(fresh()))
+    const [first, firstFails, byName, byIndex, allButServer, last] = await Promise.all([
+      serverAndTests("first", "sleep 0.3; exit 0"),
+      serverAndTests("first", "sleep 0.3; exit 4"),
+      serverAndTests("command-test", "sleep 0.3; exit 0"),
+      serverAndTests("command-1", "sleep 0.3; exit 5"),
+      serverAndTests("!command-server", "sleep 0.3; exit 0"),
+      serverAndTests("last", "sleep 0.3; exit 0")
+    ])
+    expect(first.code).toBe(0)
+    expect(firstFails.code).toBe(4)
+    expect(byName.code).toBe(0)
+    expect(byIndex.code).toBe(5)
+    expect(allButServer.code).toBe(0)
+    // The last to end is the server, stopped by SIGTERM: 128 + 15.
+    expect(last.code).toBe(143)
+    for (const result of [first, byName, allButServer, last]) {
+      expect(result.stdout).toMatch(/server\s+sleep 30\s+REVOKED\s+\S+\s+revoked: kill-others/)
+    }
+    // Without kill-others: the first command to end decides, whatever the others do later.
+    const order = await run(["run", "--success", "first", "--", "sleep 0.6; exit 6", "sleep 0.1"], env(fresh()))
+    expect(order.code).toBe(0)
+    const lastOrder = await run(["run", "--success", "last", "--", "sleep 0.6; exit 6", "sleep 0.1; exit 2"], env(fresh()))
+    expect(lastOrder.code).toBe(6)
+  })
+
+  it("--success command-X naming no command is a one-line error before anything runs", async () => {
+    const mark = fresh()
+    const result = await run(["run", "--success", "command-tset", "--names", "server,test", "--", "touch x", "true"], env(mark))
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe("")
+    expect(result.stderr.trimEnd().split("\n")).toEqual([
+      `tasks run: --success command-tset: no command is named or numbered "tset" (names: server, test) (see 'tasks run --help')`
+    ])
+  })
+
+  it("--json gives a failure's error as one readable line, without a stack trace", async () => {
+    const result = await run(["run", "--json", "--", "exit 3", "kill -9 $$"], env(fresh()))
+    const summary = JSON.parse(result.stdout) as { tasks: Array<{ error?: string; exitCode: number }> }
+    expect(summary.tasks.map((task) => [task.error, task.exitCode])).toEqual([
+      ["CommandFailed: exit 3", 3],
+      ["CommandFailed: killed by SIGKILL", 137]
+    ])
+    expect(result.stdout).not.toMatch(/\bat /)
   })
 
   it("--max 1 runs one command at a time, in order; --json prints the summary alone on stdout", async () => {

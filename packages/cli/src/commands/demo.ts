@@ -72,7 +72,7 @@ export const summaryJson = (
   durationMillis: number
 ) => ({
   durationMillis,
-  tasks: records.map((task) => ({ ...TrackedTask.toJson(task), exitCode: Tasks.exitCode(task) ?? null })),
+  tasks: records.map((task) => ({ ...Tasks.toJson(task), exitCode: Tasks.exitCode(task) ?? null })),
   survivors,
   alive: survivors.length
 })

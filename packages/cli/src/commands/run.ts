@@ -2,7 +2,9 @@
  * `tasks run -- "cmd1" "cmd2" ...`: a supervisor in the manner of `concurrently`. Each command runs
  * as a task (`sh -c`), its output prefixed with a coloured name; at most `--max` run at once. Ctrl-C,
  * SIGTERM or SIGHUP revoke everything gracefully (a second signal kills at once), and nothing any
- * command started survives, daemons included. The exit code is the first failure's, else 0.
+ * command started survives, daemons included. `--kill-others` stops the rest when one command ends
+ * (`--kill-others-on-fail`: when one fails), with the revocation reason `kill-others`; `--success` says
+ * which commands decide the exit code, as in `concurrently`.
  *
  * @since 0.1.0
  */
@@ -17,13 +19,16 @@ import * as Color from "../render/color.js"
 import * as Tasks from "../render/tasks.js"
 import * as ShellTask from "../shellTask.js"
 import * as Signals from "../signals.js"
+import * as Success from "../success.js"
 import * as Terminal from "../terminal.js"
 
 /** The parsed arguments of `tasks run`. */
 export interface RunConfig {
   readonly commands: ReadonlyArray<string>
   readonly grace: Duration.Duration
+  readonly killOthers: boolean
   readonly killOthersOnFail: boolean
+  readonly success: Success.Condition
   readonly names: ReadonlyArray<string>
   readonly max: Option.Option<number>
   readonly json: boolean
@@ -46,11 +51,24 @@ export const summaryJson = (
 ) => ({
   exitCode,
   tasks: tasks.map((task, i) => ({
-    ...TrackedTask.toJson(task),
+    ...Tasks.toJson(task),
     command: commands[i] ?? "",
     exitCode: Tasks.exitCode(task) ?? null
   }))
 })
+
+/** The revocation reason of the commands `--kill-others` and `--kill-others-on-fail` stop. */
+export const killOthersReason = "kill-others"
+
+/** How a command ended, for `--success`: its code, and whether it failed on its own. */
+export const outcome = (task: TrackedTask.TrackedTask, index: number): Success.Outcome => {
+  const code = Tasks.exitCode(task)
+  if (code !== undefined) return { index, name: task.name, code, failed: task.state === "FAILURE" }
+  // Stopped by the run: the code its process ended with (128 + signal when killed), as a shell reports it.
+  const main = task.processes[0]
+  const stopped = main?.signal !== undefined ? Tasks.signalExitCode(main.signal) : main?.exitCode ?? 1
+  return { index, name: task.name, code: stopped, failed: false }
+}
 
 /** Runs the commands under a task manager until all have finished (or a signal stops them). */
 export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig) {
@@ -59,14 +77,15 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
   const p = Color.palette(Color.shouldColor(process.env, out.isTTY))
   const colors = Color.cycle(p)
   const names = config.commands.map((_, i) => nameOf(config.names, i))
-  const width = Math.max(...names.map((name) => name.length))
-  const prefixes = names.map((name, i) => colors[i % colors.length]!(`[${name.padEnd(width)}]`))
+  const width = Math.max(...names.map(Color.width))
+  const prefixes = names.map((name, i) => colors[i % colors.length]!(`[${Color.pad(name, width)}]`))
   const note = (text: string) => out.write(`${p.dim(text)}\n`)
   const graceText = Tasks.formatGrace(config.grace)
 
-  let firstFailure: TrackedTask.TrackedTask | undefined
   let stoppedBy: string | undefined
   const ids: Array<number> = []
+  // Ids in the order the commands ended, for --success first/last.
+  const endOrder: Array<number> = []
   const commandOf = (task: TrackedTask.TrackedTask) => config.commands[ids.indexOf(task.id)] ?? ""
 
   for (const [i, command] of config.commands.entries()) {
@@ -92,22 +111,28 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
   const finished = (task: TrackedTask.TrackedTask) =>
     Effect.gen(function*() {
       report(task)
-      if (task.state !== "FAILURE" || firstFailure !== undefined) return
-      firstFailure = task
-      if (!config.killOthersOnFail || stoppedBy !== undefined) return
-      stoppedBy = `${task.name} failed`
+      endOrder.push(task.id)
+      if (stoppedBy !== undefined) return
+      const stop = config.killOthers || (config.killOthersOnFail && task.state === "FAILURE")
+      if (!stop) return
+      stoppedBy = `${task.name} ended`
       const others = (yield* tm.active).length
-      if (others > 0) note(`--> ${task.name} failed: stopping ${others} other command(s) (grace ${graceText})`)
-      yield* tm.revokeAll()
+      if (others === 0) return
+      note(
+        `--> ${task.name} ${Tasks.finishedText(task)}: stopping ${others} other command(s) (${killOthersReason}, grace ${graceText})`
+      )
+      yield* tm.revokeAll({ reason: killOthersReason })
     })
 
   const summary = Effect.gen(function*() {
     const tasks = yield* Effect.forEach(ids, (id) => tm.get(id))
-    const code = firstFailure !== undefined
-      ? Tasks.exitCode(firstFailure) ?? 1
-      : stoppedBy !== undefined && Signals.first() !== undefined
-      ? Signals.exitCode()
-      : 0
+    const ended = endOrder.flatMap((id) => {
+      const index = ids.indexOf(id)
+      const task = tasks[index]!
+      // A command that never started (QUEUED when the run stopped) does not count, as in concurrently.
+      return task.startedAt === undefined ? [] : [outcome(task, index)]
+    })
+    const code = Success.exitCode(config.success, ended, signalled ? Signals.exitCode() : undefined)
     if (config.json) {
       Terminal.stdout.write(`${JSON.stringify(summaryJson(tasks, config.commands, code))}\n`)
     } else {
@@ -122,9 +147,11 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
     process.exitCode = code
   })
 
+  let signalled = false
   const stop = Effect.gen(function*() {
     const signal = Signals.first() ?? "interrupt"
     stoppedBy = signal
+    signalled = Signals.first() !== undefined
     const active = (yield* tm.active).length
     note(
       `--> ${signal}: stopping ${active} command(s) gracefully (grace ${graceText}; send it again to kill at once)`
@@ -155,6 +182,14 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
 /** Runs `config` with its own task manager (closed, and so every process killed, when it returns). */
 export const runCommands = (config: RunConfig) =>
   Effect.suspend(() => {
+    const problem = Success.check(config.success, config.commands.map((_, i) => nameOf(config.names, i)))
+    if (problem !== undefined) {
+      // A bad invocation, reported before anything runs, as effect/cli reports its own.
+      Terminal.stderr.write(`tasks run: ${problem} (see 'tasks run --help')\n`)
+      return Effect.sync(() => {
+        process.exitCode = 1
+      })
+    }
     const layer = NodeTaskManager.layerWith({
       grace: config.grace,
       // If `tasks` itself is killed (SIGKILL, a crash), its guardian still stops every command.
@@ -167,9 +202,21 @@ export const runCommands = (config: RunConfig) =>
 /** The flags and arguments of `tasks run`, parsed into a `RunConfig`. */
 export const config = {
   grace: Flags.grace,
+  killOthers: Flag.Boolean("kill-others").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("when a command ends, revoke the others (gracefully; reason kill-others)")
+  ),
   killOthersOnFail: Flag.Boolean("kill-others-on-fail").pipe(
     Flag.withDefault(false),
-    Flag.withDescription("when a command fails, revoke the others (gracefully)")
+    Flag.withDescription("when a command fails, revoke the others (gracefully; reason kill-others)")
+  ),
+  success: Flag.String("success").pipe(
+    Flag.withDefault("all"),
+    Flag.filterMap(Success.parse, Success.invalidMessage),
+    Flag.withMetavar("first|last|all|command-NAME"),
+    Flag.withDescription(
+      "which commands must exit with 0 for tasks to exit with 0: all (default), the first or last to end, command-NAME or command-INDEX, !command-NAME"
+    )
   ),
   names: Flag.String("names").pipe(
     Flag.map(parseNames),

@@ -1,41 +1,73 @@
 /**
  * `tasks shell`: an interactive shell whose every command line runs as a background task. Output
- * arrives above the prompt, prefixed with the task id; a status line counts what runs. Ctrl-C with
- * tasks running lists them to revoke one (a number) or all (Ctrl-C again); Esc closes the list.
- * Ctrl-C with nothing running, Ctrl-D or `exit` leave after a graceful shutdown.
+ * arrives above the prompt, prefixed with the task id; a status line lists what runs. It behaves like
+ * the shells its users know: Ctrl-C clears the line (on an empty line with tasks running it opens the
+ * revoke list), `cd` and `export` change what later commands get, `fg N` follows one task, history
+ * persists across sessions with Up/Down and Ctrl-R, Tab completes. Leaving (`exit`, Ctrl-D) stops every
+ * task gracefully and shows it happen; a second Ctrl-C kills what is left.
  *
  * @since 0.1.0
  */
+import { Journal, NodeTaskManager } from "@effect-tasks/node"
 import { CurrentTask, type TaskEvent, TaskManager, TaskState, type TrackedTask } from "@effect-tasks/core"
-import { NodeTaskManager } from "@effect-tasks/node"
 import { Command } from "effect/cli"
-import type * as Duration from "effect/Duration"
+import * as EffectDuration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Flags from "../flags.js"
 import * as Color from "../render/color.js"
 import * as Live from "../render/live.js"
 import * as Tasks from "../render/tasks.js"
+import * as Complete from "../shell/complete.js"
+import * as Decoder from "../shell/decoder.js"
 import * as Editor from "../shell/editor.js"
+import * as Environment from "../shell/environment.js"
+import * as Follow from "../shell/follow.js"
+import * as History from "../shell/history.js"
 import * as Keyboard from "../shell/keyboard.js"
 import * as Parse from "../shell/parse.js"
 import * as Screen from "../shell/screen.js"
+import * as Search from "../shell/search.js"
 import * as ShellTask from "../shellTask.js"
+import * as Signals from "../signals.js"
 import * as Terminal from "../terminal.js"
 
-/** What the shell's loop reacts to: input, task events, and the end of a `wait`. */
+/** What the shell's loop reacts to. */
 type Message =
   | Keyboard.Input
   | { readonly _tag: "Event"; readonly event: TaskEvent.TaskEvent }
-  | { readonly _tag: "WaitDone"; readonly task: TrackedTask.TrackedTask }
+  | { readonly _tag: "WaitDone" }
+  | { readonly _tag: "Followed"; readonly id: number; readonly item: Follow.Followed }
+  | { readonly _tag: "FollowDone"; readonly id: number }
+  | { readonly _tag: "Tick" }
+  | { readonly _tag: "Resize" }
+  | { readonly _tag: "ShutdownDone" }
+
+/** What handling one message gives: `"exit"` to leave. */
+type Handled = Effect.Effect<"exit" | void, never, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner>
 
 /** Lines kept from a task's output tail by `log N`. */
 const logLines = 200
 
+/** Lines of a task's earlier output `fg N` shows before following it. */
+const followContext = 10
+
+/** How often the status line's times and the shutdown countdown are redrawn. */
+const tickMillis = 200
+
+/** Options of a session. */
+export interface SessionConfig {
+  readonly grace: EffectDuration.Duration
+  /** Where the history is kept (default: `shell-history` in the state directory). */
+  readonly historyFile?: string | undefined
+}
+
 /** Runs one interactive session against the `TaskManager` in context; returns when the user leaves. */
-export const session = Effect.fn("Shell.session")(function*(config: { readonly grace: Duration.Duration }) {
+export const session = Effect.fn("Shell.session")(function*(config: SessionConfig) {
   const tm = yield* TaskManager
   const out = Terminal.stdout
   const p = Color.palette(Color.shouldColor(process.env, out.isTTY))
@@ -43,23 +75,30 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
   const interactive = Keyboard.isTerminal()
   const messages = yield* Queue.unbounded<Message>()
   const graceText = Tasks.formatGrace(config.grace)
+  const graceMillis = EffectDuration.toMillis(config.grace)
+  const historyFile = config.historyFile ?? History.fileIn(Journal.defaultStateDirectory())
 
-  const running = new Map<number, string>()
+  const running = new Map<number, Screen.Running>()
+  const reported = new Set<number>()
   let finished = 0
   let mode: Screen.Mode = { _tag: "Prompt" }
-  let editor = Editor.empty
+  let environment = Environment.current()
   let waiter: Fiber.Fiber<unknown, unknown> | undefined
+  let follower: Fiber.Fiber<unknown, unknown> | undefined
+  // Lines of other tasks not shown while following one, per task.
+  const hidden = new Map<number, number>()
+  let historyProblem: string | undefined
 
   const say = (text: string) => region.print(text)
   const label = (id: number) => p.bold(`[${id}]`)
+
+  const loaded = History.load(historyFile, Editor.historySize)
+  let editor = Editor.withHistory(loaded._tag === "Loaded" ? loaded.entries : [])
+
   const draw = () => {
     if (!region.live) return
-    const [lines, back] = Screen.render(
-      { mode, editor, running: running.size, finished },
-      p,
-      Date.now(),
-      out.columns()
-    )
+    const screen: Screen.Screen = { mode, editor, running: [...running.values()], finished }
+    const [lines, back] = Screen.render(screen, p, Date.now(), out.columns())
     region.update(lines, back)
   }
 
@@ -69,26 +108,57 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
     (event) => Queue.offer(messages, { _tag: "Event", event })
   ).pipe(Effect.forkScoped({ startImmediately: true }))
   yield* Keyboard.listen((input) => Queue.offerUnsafe(messages, input))
+  if (interactive) {
+    yield* Queue.offer(messages, { _tag: "Tick" }).pipe(
+      Effect.delay(EffectDuration.millis(tickMillis)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const onResize = () => Queue.offerUnsafe(messages, { _tag: "Resize" })
+        process.stdout.on("resize", onResize)
+        return onResize
+      }),
+      (onResize) => Effect.sync(() => process.stdout.off("resize", onResize))
+    )
+  }
 
-  const start = (command: string) =>
-    tm.submit(
+  const printLine = (id: number, stream: "stdout" | "stderr", line: string) => {
+    const text = Color.sanitize(line)
+    say(`${label(id)} ${stream === "stderr" ? p.red(text) : text}`)
+  }
+
+  const start = (command: string) => {
+    const { cwd, env } = environment
+    return tm.submit(
       Effect.flatMap(CurrentTask, (id) =>
         Effect.andThen(
           Effect.sync(() => say(`${label(id)} started: ${command}`)),
           ShellTask.run(command, {
+            cwd,
+            env,
             onLine: (line, stream) => {
-              const text = Color.sanitize(line)
-              say(`${label(id)} ${stream === "stderr" ? p.red(text) : text}`)
+              // While one task is followed, it alone is shown (its lines come from `Follow`); count the rest.
+              if (mode._tag !== "Following") printLine(id, stream, line)
+              else if (mode.id !== id) hidden.set(id, (hidden.get(id) ?? 0) + 1)
             }
           })
         )),
       { name: command, mode: "shell" }
     )
+  }
 
   const ended = (task: TrackedTask.TrackedTask) =>
     `${label(task.id)} ${Color.forState(p, task.state)(Tasks.finishedText(task))} ${
-      p.dim(`(${Tasks.durationText(task)}) ${task.name}`)
+      p.dim(`(${Tasks.durationText(task)}) ${Color.oneLine(task.name)}`)
     }`
+
+  const reportEnd = (task: TrackedTask.TrackedTask) => {
+    if (reported.has(task.id)) return
+    reported.add(task.id)
+    say(ended(task))
+  }
 
   const revoke = (id: number, force: boolean) =>
     Effect.gen(function*() {
@@ -98,33 +168,6 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
           : `${label(id)} revoking (SIGTERM, then SIGKILL after ${graceText})`
       )
       yield* Effect.forkScoped(Effect.ignore(tm.revoke(id, { graceful: !force })), { startImmediately: true })
-    })
-
-  const withTask = <R>(
-    name: string,
-    id: number,
-    f: (task: TrackedTask.TrackedTask) => Effect.Effect<void, never, R>
-  ) =>
-    tm.get(id).pipe(
-      Effect.matchEffect({ onFailure: () => Effect.sync(() => say(`${name}: no task ${id}`)), onSuccess: f })
-    )
-
-  const openPicker = Effect.gen(function*() {
-    const active = yield* tm.active
-    if (active.length === 0) return
-    mode = {
-      _tag: "Picker",
-      digits: "",
-      entries: active.map((task) => ({ id: task.id, name: task.name, startedAt: task.startedAt }))
-    }
-  })
-
-  const pick = (entries: ReadonlyArray<Screen.PickerEntry>, n: number) =>
-    Effect.gen(function*() {
-      mode = { _tag: "Prompt" }
-      const entry = entries[n - 1]
-      if (entry === undefined) return say(`no task number ${n} in the list`)
-      yield* revoke(entry.id, false)
     })
 
   const revokeAll = (force: boolean) =>
@@ -139,17 +182,105 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
       yield* Effect.forkScoped(tm.revokeAll({ graceful: !force }), { startImmediately: true })
     })
 
+  const withTask = <R>(
+    name: string,
+    id: number,
+    f: (task: TrackedTask.TrackedTask) => Effect.Effect<void, never, R>
+  ) =>
+    tm.get(id).pipe(
+      Effect.matchEffect({ onFailure: () => Effect.sync(() => say(`${name}: no task ${id}`)), onSuccess: f })
+    )
+
+  const reportHidden = () => {
+    if (hidden.size === 0) return
+    const parts = [...hidden].map(([id, count]) => `${count} line(s) of [${id}]`)
+    hidden.clear()
+    say(p.dim(`not shown while following: ${parts.join(", ")} (log N shows a task's kept output)`))
+  }
+
+  const stopFollowing = Effect.gen(function*() {
+    if (follower !== undefined) yield* Fiber.interrupt(follower)
+    follower = undefined
+    mode = { _tag: "Prompt" }
+    reportHidden()
+  })
+
+  const follow = (task: TrackedTask.TrackedTask) =>
+    Effect.gen(function*() {
+      if (TaskState.isTerminal(task.state)) {
+        return say(`fg: ${label(task.id)} already finished (${task.state}); log ${task.id} shows its output`)
+      }
+      // Without a terminal every line is printed anyway, and there is no Ctrl-C: wait for it.
+      if (!interactive) return reportEnd(yield* Effect.orDie(tm.await(task.id)))
+      mode = { _tag: "Following", id: task.id, name: task.name }
+      hidden.clear()
+      const id = task.id
+      follower = yield* Effect.scoped(
+        Effect.flatMap(Follow.lines(tm, id), (lines) =>
+          Stream.runForEach(lines, (item) => Queue.offer(messages, { _tag: "Followed", id, item })))
+      ).pipe(
+        Effect.andThen(Queue.offer(messages, { _tag: "FollowDone", id })),
+        Effect.forkScoped({ startImmediately: true })
+      )
+      // The subscription is in place: what came before is in the kept tail.
+      const tail = yield* Effect.orDie(tm.output(id))
+      const earlier = [
+        ...tail.stdout.split("\n").slice(0, -1).map((text) => ({ stream: "stdout" as const, text })),
+        ...tail.stderr.split("\n").slice(0, -1).map((text) => ({ stream: "stderr" as const, text }))
+      ].slice(-followContext)
+      say(p.dim(`--- following [${id}] ${Color.oneLine(task.name)} (Ctrl-C: back to the prompt; it keeps running) ---`))
+      for (const line of earlier) printLine(id, line.stream, line.text)
+    })
+
+  const wait = (ids: ReadonlyArray<number>) =>
+    Effect.gen(function*() {
+      const targets = ids.length > 0 ? ids : [...running.keys()]
+      if (targets.length === 0) return say("wait: nothing is running")
+      const awaitAll = Effect.forEach(targets, (id) =>
+        tm.await(id).pipe(
+          Effect.tap((task) => Effect.sync(() => reportEnd(task))),
+          Effect.catchTag("TaskNotFound", () => Effect.sync(() => say(`wait: no task ${id}`)))
+        ), { discard: true })
+      // Without a terminal there is no Ctrl-C to stop waiting: block, so later lines wait too.
+      if (!interactive) return yield* awaitAll
+      mode = { _tag: "Waiting", ids: targets }
+      waiter = yield* awaitAll.pipe(
+        Effect.andThen(Queue.offer(messages, { _tag: "WaitDone" })),
+        Effect.forkScoped({ startImmediately: true })
+      )
+    })
+
+  const showLog = (task: TrackedTask.TrackedTask) =>
+    Effect.gen(function*() {
+      const tail = yield* Effect.orDie(tm.output(task.id))
+      const lines = [
+        ...tail.stdout.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1)
+          .map(Color.sanitize),
+        ...tail.stderr.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1)
+          .map((l) => p.red(Color.sanitize(l)))
+      ]
+      if (lines.length === 0) return say(`${label(task.id)} has printed nothing`)
+      const dropped = tail.droppedStdout + tail.droppedStderr
+      const shown = lines.slice(-logLines)
+      const note = dropped > 0 || shown.length < lines.length ? " (older output dropped)" : ""
+      say(
+        [p.dim(`--- output of [${task.id}] ${Color.oneLine(task.name)}${note} ---`), ...shown.map((l) => `${label(task.id)} ${l}`)]
+          .join("\n")
+      )
+    })
+
   const runLine = (text: string) =>
     Effect.gen(function*() {
-      const line = Parse.parse(text)
+      const line = Parse.parse(text, { env: environment.env, home: Environment.home(environment) })
       switch (line._tag) {
         case "Empty":
           return
         case "Start":
-          yield* Effect.catchTag(start(line.command), "TaskManagerClosed", () =>
-            Effect.sync(() =>
-              say("the task manager is shutting down")
-            ))
+          yield* Effect.catchTag(
+            start(line.command),
+            "TaskManagerClosed",
+            () => Effect.sync(() => say("the task manager is shutting down"))
+          )
           return
         case "Jobs": {
           const all = yield* tm.list
@@ -166,39 +297,35 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
         case "KillAll":
           return yield* revokeAll(line.force)
         case "Wait":
-          return yield* withTask("wait", line.id, (task) =>
-            Effect.gen(function*() {
-              if (TaskState.isTerminal(task.state)) return say(ended(task))
-              // Without a terminal there is no Ctrl-C to stop waiting: block, so later lines wait too.
-              if (!interactive) return say(ended(yield* Effect.orDie(tm.await(task.id))))
-              mode = { _tag: "Waiting", id: task.id, name: task.name }
-              waiter = yield* tm.await(task.id).pipe(
-                Effect.flatMap((done) => Queue.offer(messages, { _tag: "WaitDone", task: done })),
-                Effect.forkScoped({ startImmediately: true })
-              )
-            }))
+          return yield* wait(line.ids)
+        case "Follow": {
+          const id = line.id ?? [...running.keys()].at(-1)
+          if (id === undefined) return say("fg: nothing is running")
+          return yield* withTask("fg", id, follow)
+        }
         case "Log":
-          return yield* withTask("log", line.id, (task) =>
-            Effect.gen(function*() {
-              const tail = yield* Effect.orDie(tm.output(task.id))
-              const lines = [
-                ...tail.stdout.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1)
-                  .map(Color.sanitize),
-                ...tail.stderr.split("\n").filter((l, i, all) => l.length > 0 || i < all.length - 1)
-                  .map((l) => p.red(Color.sanitize(l)))
-              ]
-              if (lines.length === 0) return say(`${label(task.id)} has printed nothing`)
-              const dropped = tail.droppedStdout + tail.droppedStderr
-              const shown = lines.slice(-logLines)
-              const note = dropped > 0 || shown.length < lines.length ? " (older output dropped)" : ""
-              say(
-                [
-                  p.dim(`--- output of [${task.id}] ${task.name}${note} ---`),
-                  ...shown.map((l) => `${label(task.id)} ${l}`)
-                ]
-                  .join("\n")
-              )
-            }))
+          return yield* withTask("log", line.id, showLog)
+        case "Cd": {
+          const changed = Environment.cd(environment, line.directory)
+          if (changed._tag === "Refused") return say(changed.message)
+          environment = changed.environment
+          return say(p.dim(environment.cwd))
+        }
+        case "Export": {
+          if (line.assignments.length > 0) {
+            environment = Environment.exportAll(environment, line.assignments)
+            return
+          }
+          const changes = Environment.describeChanges(environment)
+          return say(
+            changes.length > 0 ? changes.join("\n") : p.dim("no variable exported or unset in this shell yet")
+          )
+        }
+        case "Unset":
+          environment = Environment.unset(environment, line.names)
+          return
+        case "Clear":
+          return region.clearScreen(true)
         case "Help":
           return say(Parse.help.join("\n"))
         case "Exit":
@@ -208,73 +335,250 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
       }
     })
 
-  const onKey = (key: Editor.Key) =>
+  const submit = (next: Editor.Editor) =>
+    Effect.gen(function*() {
+      const [line, after] = Editor.submit(next)
+      if (after.history !== next.history && after.history.at(-1) === line) {
+        const problem = History.append(historyFile, line)
+        if (problem !== undefined && historyProblem === undefined) {
+          historyProblem = problem
+          say(p.yellow(`history is not saved: ${problem}`))
+        }
+      }
+      editor = after
+      say(`${p.dim(Screen.prompt)}${line}`)
+      return yield* runLine(line)
+    })
+
+  const complete = () => {
+    const source = Complete.fileSystem({
+      builtins: Parse.builtins,
+      env: environment.env,
+      cwd: environment.cwd,
+      home: Environment.home(environment),
+      taskIds: () => [...running.keys()]
+    })
+    const result = Complete.complete(editor, source)
+    if (result._tag === "Insert") editor = result.editor
+    else if (result._tag === "List") {
+      say(`${p.dim(Screen.prompt)}${editor.text}\n${Screen.columns(result.candidates, out.columns()).join("\n")}`)
+    }
+  }
+
+  const isEnter = (key: Editor.Key) => key.name === "return" || key.name === "enter"
+  const editorMeta = new Set(["b", "f", "d", "backspace", "left", "right"])
+
+  /** A key at the prompt. */
+  const onPromptKey = (key: Editor.Key): Handled =>
     Effect.gen(function*() {
       const ctrl = key.ctrl === true
-      if (mode._tag === "Waiting") {
-        if (ctrl && key.name === "c") {
-          say(`stopped waiting for ${label(mode.id)}`)
-          mode = { _tag: "Prompt" }
-          if (waiter !== undefined) yield* Fiber.interrupt(waiter)
-        }
-        return
-      }
-      if (mode._tag === "Picker") {
-        const { entries, digits } = mode
-        if (ctrl && key.name === "c") {
-          mode = { _tag: "Prompt" }
-          return yield* revokeAll(false)
-        }
-        if (key.name === "escape") {
-          mode = { _tag: "Prompt" }
-          return
-        }
-        const digit = key.sequence !== undefined && /^[0-9]$/.test(key.sequence) ? key.sequence : undefined
-        if (digit !== undefined && entries.length <= 9) return yield* pick(entries, Number(digit))
-        if (digit !== undefined) mode = { ...mode, digits: digits + digit }
-        else if (key.name === "backspace") mode = { ...mode, digits: digits.slice(0, -1) }
-        else if ((key.name === "return" || key.name === "enter") && digits.length > 0) {
-          return yield* pick(entries, Number(digits))
-        }
+      if (key.meta === true && !ctrl && !editorMeta.has(key.name ?? "")) {
+        // Esc and a key read together: the Esc does nothing here, the key does what it does.
+        for (const each of Decoder.unglue(key)) if (each.name !== "escape") yield* onPromptKey(each)
         return
       }
       if (ctrl && key.name === "c") {
-        if (running.size === 0) return "exit" as const
-        return yield* openPicker
+        if (editor.text.length > 0) {
+          say(`${p.dim(Screen.prompt)}${editor.text}${p.dim("^C")}`)
+          editor = Editor.clear(editor)
+          return
+        }
+        // Like bash on an empty line: nothing, unless there are tasks to offer for revoking.
+        if (running.size > 0) mode = { _tag: "Picker", ids: [...running.keys()], digits: "" }
+        return
       }
       if (ctrl && key.name === "d") {
         if (editor.text.length === 0) return "exit" as const
         editor = Editor.apply(editor, { name: "delete" })
         return
       }
-      if (key.name === "return" || key.name === "enter") {
-        const [line, next] = Editor.submit(editor)
-        editor = next
-        say(`${p.dim(Screen.prompt)}${line}`)
-        return yield* runLine(line)
+      if (ctrl && key.name === "l") return region.clearScreen()
+      if (ctrl && key.name === "r") {
+        mode = { _tag: "Search", search: Search.start(editor) }
+        return
       }
+      if (key.name === "tab" && !ctrl && key.shift !== true) return complete()
+      if (isEnter(key)) return yield* submit(editor)
       editor = Editor.apply(editor, key)
     })
 
-  const onEvent = (event: TaskEvent.TaskEvent) =>
+  /** A key while the revoke list is open: a task id chooses, anything else goes back to the prompt. */
+  const onPickerKey = (key: Editor.Key, picker: Extract<Screen.Mode, { _tag: "Picker" }>) =>
     Effect.gen(function*() {
-      if (event._tag === "TaskSubmitted") running.set(event.id, event.name)
-      if (event._tag !== "TaskFinished") return
-      running.delete(event.id)
-      finished++
-      say(ended(yield* Effect.orDie(tm.get(event.id))))
-      if (mode._tag === "Picker") {
-        const entries = mode.entries.filter((entry) => entry.id !== event.id)
-        mode = entries.length === 0 || entries.length <= 9 && mode.digits.length > 0
-          ? { _tag: "Prompt" }
-          : { ...mode, entries }
+      const { ids, digits } = picker
+      const plain = key.ctrl !== true && key.meta !== true
+      if (key.ctrl === true && key.name === "c") {
+        mode = { _tag: "Prompt" }
+        return yield* revokeAll(false)
+      }
+      const choose = (typed: string) =>
+        Effect.gen(function*() {
+          const matches = ids.filter((id) => String(id).startsWith(typed))
+          if (matches.length === 1 && String(matches[0]) === typed) {
+            mode = { _tag: "Prompt" }
+            return yield* revoke(matches[0]!, false)
+          }
+          mode = { ...picker, digits: typed }
+        })
+      const sequence = key.sequence ?? ""
+      if (plain && /^[0-9]$/.test(sequence) && ids.some((id) => String(id).startsWith(digits + sequence))) {
+        return yield* choose(digits + sequence)
+      }
+      if (plain && sequence === "[" && digits.length === 0) return
+      if (plain && digits.length > 0 && ids.includes(Number(digits)) && (isEnter(key) || sequence === "]")) {
+        mode = { _tag: "Prompt" }
+        return yield* revoke(Number(digits), false)
+      }
+      if (plain && key.name === "backspace" && digits.length > 0) {
+        mode = { ...picker, digits: digits.slice(0, -1) }
+        return
+      }
+      // Not a choice: close the list; the key (Esc aside) goes to the prompt.
+      mode = { _tag: "Prompt" }
+      if (key.name === "escape" || isEnter(key)) return
+      return yield* onPromptKey(key)
+    })
+
+  const onSearchKey = (key: Editor.Key, search: Search.Search) =>
+    Effect.gen(function*() {
+      const step = Search.apply(search, key)
+      switch (step._tag) {
+        case "Continue":
+          mode = { _tag: "Search", search: step.search }
+          return
+        case "Cancel":
+          mode = { _tag: "Prompt" }
+          editor = step.editor
+          return
+        case "Run":
+          mode = { _tag: "Prompt" }
+          return yield* submit(step.editor)
+        case "Accept":
+          mode = { _tag: "Prompt" }
+          editor = step.editor
+          if (step.key !== undefined) return yield* onPromptKey(step.key)
       }
     })
 
-  const handle = (message: Message) => {
+  const onKey = (key: Editor.Key): Handled =>
+    Effect.gen(function*() {
+      const ctrlC = key.ctrl === true && key.name === "c"
+      if (key.ctrl === true && key.name === "l" && mode._tag !== "Prompt") return region.clearScreen()
+      switch (mode._tag) {
+        case "Prompt":
+          return yield* onPromptKey(key)
+        case "Picker":
+          return yield* onPickerKey(key, mode)
+        case "Search":
+          return yield* onSearchKey(key, mode.search)
+        case "Waiting":
+          if (ctrlC) {
+            say(`stopped waiting (the task(s) keep running)`)
+            mode = { _tag: "Prompt" }
+            if (waiter !== undefined) yield* Fiber.interrupt(waiter)
+          }
+          return
+        case "Following":
+          if (ctrlC) {
+            say(`stopped following ${label(mode.id)}; it keeps running (fg ${mode.id} follows it again)`)
+            yield* stopFollowing
+          }
+          return
+        case "Stopping":
+          if (ctrlC && !mode.forced) {
+            mode = { ...mode, forced: true }
+            say(`Ctrl-C: killing ${running.size} task(s) at once (SIGKILL)`)
+            yield* Effect.forkScoped(tm.revokeAll({ graceful: false }), { startImmediately: true })
+          }
+          return
+      }
+    })
+
+  const onPaste = (text: string) =>
+    Effect.sync(() => {
+      // A paste is text, never a choice: it closes the revoke list and lands in the line.
+      const pasted = text.replace(/\n+$/, "")
+      if (mode._tag === "Picker") mode = { _tag: "Prompt" }
+      if (mode._tag === "Prompt") editor = Editor.insert(editor, pasted)
+      else if (mode._tag === "Search") {
+        const search = pasted.split("\n")[0]!
+        mode = { _tag: "Search", search: { ...mode.search, query: mode.search.query } }
+        for (const char of search) {
+          const step = Search.apply(mode.search, { name: char, sequence: char })
+          if (step._tag === "Continue") mode = { _tag: "Search", search: step.search }
+        }
+      }
+    })
+
+  /** Rebuilds the running list from the manager after this subscriber lost events. */
+  const resync = Effect.gen(function*() {
+    const active = yield* tm.active
+    const all = yield* tm.list
+    for (const id of running.keys()) {
+      if (active.some((task) => task.id === id)) continue
+      running.delete(id)
+      const task = all.find((t) => t.id === id)
+      if (task !== undefined) reportEnd(task)
+    }
+    for (const task of active) {
+      running.set(task.id, {
+        id: task.id,
+        name: task.name,
+        startedAt: task.startedAt,
+        revokingAt: running.get(task.id)?.revokingAt,
+        graceful: task.revocation?.graceful
+      })
+    }
+    finished = all.filter((task) => TaskState.isTerminal(task.state)).length
+  })
+
+  const onEvent = (event: TaskEvent.TaskEvent) =>
+    Effect.gen(function*() {
+      switch (event._tag) {
+        case "TaskSubmitted":
+          running.set(event.id, {
+            id: event.id,
+            name: event.name,
+            startedAt: event.state === "RUNNING" ? event.at : undefined
+          })
+          return
+        case "TaskStarted": {
+          const task = running.get(event.id)
+          if (task !== undefined) running.set(event.id, { ...task, startedAt: event.at })
+          return
+        }
+        case "TaskRevoking": {
+          const task = running.get(event.id)
+          if (task !== undefined) {
+            running.set(event.id, {
+              ...task,
+              revokingAt: task.revokingAt ?? event.at,
+              graceful: event.revocation.graceful
+            })
+          }
+          return
+        }
+        case "EventsDropped":
+          return yield* resync
+        case "TaskFinished": {
+          running.delete(event.id)
+          finished++
+          reportEnd(yield* Effect.orDie(tm.get(event.id)))
+          if (mode._tag === "Picker") {
+            const ids = mode.ids.filter((id) => id !== event.id)
+            mode = ids.length === 0 ? { _tag: "Prompt" } : { ...mode, ids }
+          }
+          return
+        }
+      }
+    })
+
+  const handle = (message: Message): Handled => {
     switch (message._tag) {
       case "Key":
         return onKey(message.key)
+      case "Paste":
+        return onPaste(message.text)
       case "Line":
         return runLine(message.text)
       case "End":
@@ -283,48 +587,59 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
         return onEvent(message.event)
       case "WaitDone":
         return Effect.sync(() => {
-          if (mode._tag === "Waiting" && mode.id === message.task.id) mode = { _tag: "Prompt" }
+          if (mode._tag === "Waiting") mode = { _tag: "Prompt" }
         })
+      case "Followed":
+        return Effect.sync(() => {
+          if (mode._tag !== "Following" || mode.id !== message.id) return
+          const { item } = message
+          if (item._tag === "Line") printLine(message.id, item.stream, item.text)
+          else say(p.yellow(`(${item.count} events dropped: the shell fell behind; log ${message.id} shows the tail)`))
+        })
+      case "FollowDone":
+        return mode._tag === "Following" && mode.id === message.id ? stopFollowing : Effect.void
+      case "Tick":
+      case "Resize":
+      case "ShutdownDone":
+        return Effect.void
     }
   }
 
-  const farewell = (why: string) =>
+  /** Leaves: stops every task gracefully, showing which are still stopping and their grace countdown. */
+  const leave = (why: string) =>
     Effect.gen(function*() {
-      mode = { _tag: "Prompt" }
+      if (follower !== undefined) yield* Fiber.interrupt(follower)
+      if (waiter !== undefined) yield* Fiber.interrupt(waiter)
       const active = yield* tm.active
       if (active.length === 0) {
+        mode = { _tag: "Prompt" }
         region.clear()
         out.write(`${why}: nothing was running. bye\n`)
         return
       }
       say(
         `${why}: stopping ${active.length} task(s) gracefully (SIGTERM, then SIGKILL after ${graceText}): ${
-          active.map((task) => `[${task.id}] ${task.name}`).join(", ")
+          active.map((task) => `[${task.id}] ${Color.oneLine(task.name)}`).join(", ")
         }`
       )
-      yield* tm.shutdown
-      for (const task of active) say(ended(yield* Effect.orDie(tm.get(task.id))))
+      mode = { _tag: "Stopping", graceMillis, forced: false }
+      yield* tm.shutdown.pipe(
+        Effect.andThen(Queue.offer(messages, { _tag: "ShutdownDone" })),
+        Effect.forkScoped({ startImmediately: true })
+      )
+      while (true) {
+        draw()
+        const message = yield* Queue.take(messages)
+        if (message._tag === "ShutdownDone") break
+        if (message._tag === "Key" || message._tag === "Event" || message._tag === "Tick") yield* handle(message)
+      }
+      yield* drainEvents
+      for (const task of active) reportEnd(yield* Effect.orDie(tm.get(task.id)))
+      mode = { _tag: "Prompt" }
       region.clear()
       out.write(`stopped ${active.length} task(s). bye\n`)
     })
 
-  say(
-    p.dim(
-      "tasks shell: every line runs as a background task (sh -c); built-ins: jobs, kill [-9] N, killall, wait N, log N, help"
-    )
-  )
-  if (!interactive) say(p.dim("(stdin is not a terminal: reading commands line by line)"))
-  let why = "exit"
-  const loop = Effect.gen(function*() {
-    while (true) {
-      draw()
-      const message = yield* Queue.take(messages)
-      if (message._tag === "Key" && message.key.ctrl === true) why = message.key.name === "d" ? "Ctrl-D" : "Ctrl-C"
-      else if (message._tag === "End") why = "end of input"
-      else why = "exit"
-      if ((yield* handle(message)) === "exit") return
-    }
-  })
   // Report tasks that finished while the last input was handled, before saying goodbye.
   const drainEvents = Effect.flatMap(
     Queue.clear(messages),
@@ -333,9 +648,44 @@ export const session = Effect.fn("Shell.session")(function*(config: { readonly g
         discard: true
       })
   )
-  yield* loop.pipe(Effect.onInterrupt(() => Effect.andThen(drainEvents, farewell("stopped by a signal"))))
-  yield* drainEvents
-  yield* farewell(why)
+
+  say(
+    p.dim(
+      "tasks shell: every line runs as a background task (sh -c); built-ins: jobs, kill [-9] N, killall, wait, fg N, log N, cd, export, help"
+    )
+  )
+  if (loaded._tag === "Failed") say(p.yellow(`history not loaded: ${loaded.message}`))
+  if (!interactive) say(p.dim("(stdin is not a terminal: reading commands line by line)"))
+  let why = "exit"
+  const loop = Effect.gen(function*() {
+    while (true) {
+      draw()
+      const message = yield* Queue.take(messages)
+      if (message._tag === "Key") why = message.key.ctrl === true && message.key.name === "d" ? "Ctrl-D" : "exit"
+      else if (message._tag === "End") why = "end of input"
+      else if (message._tag === "Line") why = "exit"
+      if ((yield* handle(message)) === "exit") return
+    }
+  })
+  // A second stop signal while leaving kills what is left at once, as in `tasks run`.
+  const escalate = yield* Effect.context<never>().pipe(
+    Effect.map((context) => {
+      const runFork = Effect.runForkWith(context)
+      return () => {
+        if (Signals.count() < 2) return
+        say("--> second signal: killing everything at once")
+        runFork(tm.revokeAll({ graceful: false }))
+      }
+    })
+  )
+  yield* Signals.onEach(
+    escalate,
+    Effect.gen(function*() {
+      yield* loop.pipe(Effect.onInterrupt(() => Effect.andThen(drainEvents, leave("stopped by a signal"))))
+      yield* drainEvents
+      yield* leave(why)
+    })
+  )
 })
 
 /** The `shell` command. */
@@ -349,6 +699,6 @@ export const command = Command.make(
     )
 ).pipe(
   Command.withDescription(
-    "An interactive shell: every line runs as a background task; jobs, kill N, kill -9 N, killall, wait N, log N"
+    "An interactive shell: every line runs as a background task; jobs, kill N, wait, fg N, log N, cd, export"
   )
 )

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type { TaskState } from "@effect-tasks/core"
+import * as Width from "./width.js"
 
 /** A style: wraps text in one SGR code, or returns it unchanged when colours are off. */
 export type Style = (text: string) => string
@@ -74,18 +75,28 @@ const ansi = /\x1b\[[0-9;?]*[A-Za-z]/g
 /** Removes ANSI escape sequences. */
 export const strip = (text: string): string => text.replace(ansi, "")
 
-/** Columns the text takes on a terminal (escape sequences take none; one column per code point). */
-export const width = (text: string): number => [...strip(text)].length
+/** Text on one line: a command of several lines (a paste) shows its line breaks as ` ↵ `. */
+export const oneLine = (text: string): string => text.replace(/[ \t]*\r?\n[ \t]*/g, " ↵ ")
+
+/** Columns the text takes on a terminal: escape sequences take none, wide characters and emoji two. */
+export const width = (text: string): number => Width.width(strip(text))
+
+/** Pads styled text with spaces to `columns` display columns, on the right (`"left"` aligned) or the left. */
+export const pad = (text: string, columns: number, align: "left" | "right" = "left"): string => {
+  const fill = " ".repeat(Math.max(0, columns - width(text)))
+  return align === "right" ? fill + text : text + fill
+}
 
 /**
- * Cuts text to at most `max` visible columns, keeping escape sequences (so styles still close) and
- * marking the cut with `…`.
+ * Cuts text to at most `max` columns, keeping escape sequences (so styles still close), never splitting a
+ * character or a wide character's two columns, and marking the cut with `…`.
  */
 export const truncate = (text: string, max: number): string => {
   if (width(text) <= max) return text
   if (max <= 0) return ""
   let out = ""
   let used = 0
+  let full = false
   let i = 0
   while (i < text.length) {
     ansi.lastIndex = i
@@ -95,12 +106,20 @@ export const truncate = (text: string, max: number): string => {
       i += match[0].length
       continue
     }
-    const char = String.fromCodePoint(text.codePointAt(i)!)
-    if (used < max - 1) {
-      out += char
-      used++
+    // The run of plain text up to the next escape sequence, cut into grapheme clusters.
+    // (An escape that is not a whole sequence is taken as text, so the loop always moves on.)
+    const next = text.indexOf("\x1b[", i + 1)
+    const plainRun = text.slice(i, next < 0 ? text.length : next)
+    for (const grapheme of Width.graphemes(plainRun)) {
+      const columns = Width.graphemeWidth(grapheme)
+      if (!full && used + columns <= max - 1) {
+        out += grapheme
+        used += columns
+      } else {
+        full = true
+      }
     }
-    i += char.length
+    i += plainRun.length
   }
   return `${out}…`
 }

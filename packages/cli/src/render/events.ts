@@ -44,7 +44,7 @@ export const make = (options: EventLogOptions): EventLog => {
     return p.dim(`${Duration.format(latest - options.start).padStart(7)} `)
   }
   const line = (id: number, at: number, text: string) =>
-    `${stamp(at)} ${p.bold(`#${id}`.padEnd(3))} ${(names.get(id) ?? "").padEnd(width)} ${text}`
+    `${stamp(at)} ${p.bold(`#${id}`.padEnd(3))} ${Color.pad(names.get(id) ?? "", width)} ${text}`
 
   return {
     note: (text, now) => `${stamp(now)} ${p.magenta(`>>> ${text}`)}`,

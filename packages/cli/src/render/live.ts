@@ -26,30 +26,58 @@ export interface LiveRegion {
   readonly print: (text: string) => void
   /**
    * Replaces the region's lines. The cursor ends on the last line, `back` columns before its end
-   * (0: after the text, where a prompt's input goes).
+   * (0: after the text, where a prompt's input goes). Drawing the same lines again writes nothing.
    */
   readonly update: (lines: ReadonlyArray<string>, back?: number) => void
   /** Erases the region, leaving the cursor where it began; later updates draw it again. */
   readonly clear: () => void
+  /** Clears the screen (and, with `scrollback`, the terminal's history) and draws the region at the top. */
+  readonly clearScreen: (scrollback?: boolean) => void
 }
 
 const ESC = "\x1b["
 
-/** A region drawn on `sink`. */
+/**
+ * A region drawn on `sink`. After a resize, the terminal may have re-wrapped the rows already drawn (tmux,
+ * VTE, iTerm2 and kitty reflow a narrowed line onto several rows), so the next erase counts the rows each
+ * drawn line takes at the new width, and a narrower terminal leaves no stale fragment of the old region.
+ */
 export const make = (sink: Sink): LiveRegion => {
   let lines: ReadonlyArray<string> = []
   let back = 0
-  let drawnHeight = 0
+  // What is on the screen: the width of each drawn row, the columns they were drawn for, the cursor's column.
+  let drawn: ReadonlyArray<number> = []
+  let drawnColumns = 0
+  let cursorColumn = 0
+  let drawnText = ""
 
-  // Moves from the cursor's row (the last row drawn) to the region's first row and erases down.
-  const erase = () => drawnHeight <= 0 ? "" : `\r${drawnHeight > 1 ? `${ESC}${drawnHeight - 1}A` : ""}${ESC}J`
+  // Moves from the cursor's row to the region's first row and erases down. Rows drawn for another width
+  // take ceil(width / columns) rows each once the terminal has re-wrapped them.
+  const erase = () => {
+    if (drawn.length === 0) return ""
+    const columns = Math.max(1, sink.columns())
+    const rows = (w: number) => columns === drawnColumns ? 1 : Math.max(1, Math.ceil(w / columns))
+    let up = 0
+    for (let i = 0; i < drawn.length - 1; i++) up += rows(drawn[i]!)
+    if (columns !== drawnColumns) up += Math.floor(Math.max(0, cursorColumn - 1) / columns)
+    return `\r${up > 0 ? `${ESC}${up}A` : ""}${ESC}J`
+  }
 
   const draw = () => {
-    const width = Math.max(10, sink.columns() - 1)
+    const columns = sink.columns()
+    const width = Math.max(10, columns - 1)
     const height = Math.max(1, sink.rows() - 1)
-    const shown = lines.length > height ? lines.slice(lines.length - height) : lines
-    drawnHeight = shown.length
-    return shown.map((line) => Color.truncate(line, width)).join("\n") + (back > 0 ? `${ESC}${back}D` : "")
+    // A line with a line break in it would take rows the erase does not count: each part is a row.
+    const rows = lines.flatMap((line) => line.split("\n"))
+    const shown = (rows.length > height ? rows.slice(rows.length - height) : rows)
+      .map((line) => Color.truncate(line, width))
+    drawn = shown.map(Color.width)
+    drawnColumns = columns
+    const last = drawn[drawn.length - 1] ?? 0
+    const cursorBack = Math.min(back, last)
+    cursorColumn = last - cursorBack
+    drawnText = shown.join("\n") + (cursorBack > 0 ? `${ESC}${cursorBack}D` : "")
+    return drawnText
   }
 
   if (!sink.isTTY) {
@@ -57,23 +85,33 @@ export const make = (sink: Sink): LiveRegion => {
       live: false,
       print: (text) => sink.write(text.endsWith("\n") ? text : `${text}\n`),
       update: () => {},
-      clear: () => {}
+      clear: () => {},
+      clearScreen: () => {}
     }
   }
   return {
     live: true,
     print: (text) => sink.write(erase() + (text.endsWith("\n") ? text : `${text}\n`) + draw()),
     update: (next, cursorBack = 0) => {
-      const before = erase()
+      const before = drawnText
+      const sameSize = sink.columns() === drawnColumns
+      const erasing = erase()
       lines = next
       back = cursorBack
-      sink.write(before + draw())
+      const text = draw()
+      if (sameSize && text === before && erasing !== "") return
+      sink.write(erasing + text)
     },
     clear: () => {
       sink.write(erase())
-      drawnHeight = 0
+      drawn = []
+      drawnText = ""
       lines = []
       back = 0
+    },
+    clearScreen: (scrollback = false) => {
+      drawn = []
+      sink.write(`${ESC}H${ESC}2J${scrollback ? `${ESC}3J` : ""}${draw()}`)
     }
   }
 }

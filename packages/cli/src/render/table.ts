@@ -23,11 +23,6 @@ export interface TableOptions {
 
 const gap = "  "
 
-const pad = (text: string, width: number, align: "left" | "right") => {
-  const fill = " ".repeat(Math.max(0, width - Color.width(text)))
-  return align === "right" ? fill + text : text + fill
-}
-
 /** Renders rows of cells (strings, possibly coloured) under `columns`; one string per line, no trailing spaces. */
 export const render = (
   columns: ReadonlyArray<Column>,
@@ -53,7 +48,7 @@ export const render = (
   }
   const line = (cells: ReadonlyArray<string>) =>
     columns
-      .map((column, i) => pad(Color.truncate(cells[i] ?? "", widths[i]!), widths[i]!, column.align ?? "left"))
+      .map((column, i) => Color.pad(Color.truncate(cells[i] ?? "", widths[i]!), widths[i]!, column.align ?? "left"))
       .join(gap)
       .trimEnd()
   const style = options.header ?? ((text: string) => text)

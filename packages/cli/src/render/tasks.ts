@@ -78,6 +78,25 @@ export const result = (task: TrackedTask.TrackedTask): string => {
   }
 }
 
+/**
+ * A failed task's error as one readable line: `CommandFailed: exit 3`, or the first line of anything else
+ * (`Error: boom`), never a stack trace.
+ */
+export const errorLine = (task: TrackedTask.TrackedTask): string | undefined => {
+  if (task.state !== "FAILURE") return undefined
+  const failure = commandFailure(task)
+  if (failure !== undefined) return `${failure._tag}: ${failure.message}`
+  const rendered = TrackedTask.renderError(task.exit) ?? "failed"
+  return rendered.split("\n").map((line) => line.trim()).find((line) => line.length > 0) ?? "failed"
+}
+
+/** `TrackedTask.toJson`, with the error (if any) as one line (`errorLine`) for `--json` output. */
+export const toJson = (task: TrackedTask.TrackedTask) => {
+  const json = TrackedTask.toJson(task)
+  const error = errorLine(task)
+  return error === undefined ? json : { ...json, error }
+}
+
 /** A process's pid and how it ended: `4242 exit 0`, `4243 SIGKILL`, `4244 running`. */
 export const processCell = (process: ProcessInfo.ProcessInfo): string => {
   if (process.endedAt === undefined) return `${process.pid} running`
@@ -131,11 +150,11 @@ export const cell = (task: TrackedTask.TrackedTask, field: Field, context: TaskT
     case "id":
       return String(task.id)
     case "name":
-      return task.name
+      return Color.oneLine(task.name)
     case "mode":
       return task.mode
     case "command":
-      return context.command?.(task) ?? task.name
+      return Color.oneLine(context.command?.(task) ?? task.name)
     case "state":
       return Color.forState(p, task.state)(task.state)
     case "duration":
