@@ -7,6 +7,21 @@
  */
 import type { Sink } from "./render/live.js"
 
+/**
+ * The terminal's size now, asked of the terminal itself (`TIOCGWINSZ`): `stream.columns` changes only once
+ * Node has handled the SIGWINCH of a resize, and a region drawn for the old width in between (while input
+ * is being handled) would be erased wrongly after the terminal re-wrapped it.
+ */
+const size = (stream: NodeJS.WriteStream): readonly [number, number] => {
+  try {
+    const [columns, rows] = stream.getWindowSize()
+    if (columns > 0 && rows > 0) return [columns, rows]
+  } catch {
+    // not a terminal (any more)
+  }
+  return [stream.columns ?? 80, stream.rows ?? 24]
+}
+
 const sinkOf = (stream: NodeJS.WriteStream): Sink => ({
   write: (text) => {
     try {
@@ -16,8 +31,8 @@ const sinkOf = (stream: NodeJS.WriteStream): Sink => ({
     }
   },
   isTTY: stream.isTTY === true,
-  columns: () => stream.columns ?? 80,
-  rows: () => stream.rows ?? 24
+  columns: () => stream.isTTY === true ? size(stream)[0] : stream.columns ?? 80,
+  rows: () => stream.isTTY === true ? size(stream)[1] : stream.rows ?? 24
 })
 
 /** Standard output. */

@@ -36,7 +36,9 @@ describe.concurrent("tasks (command line)", () => {
   it("run --help documents every flag", async () => {
     const result = await tasks("run", "--help")
     expect(result.code).toBe(0)
-    for (const flag of ["--grace", "--kill-others", "--kill-others-on-fail", "--success", "--names", "--max", "--json"]) {
+    for (
+      const flag of ["--grace", "--kill-others", "--kill-others-on-fail", "--success", "--names", "--max", "--json"]
+    ) {
       expect(result.stdout).toContain(flag)
     }
   })

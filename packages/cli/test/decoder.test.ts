@@ -20,7 +20,9 @@ const names = (inputs: ReadonlyArray<Decoder.Input>) =>
   inputs.map((input) => {
     if (input._tag === "Paste") return `paste:${JSON.stringify(input.text)}`
     const key: Key = input.key
-    return `${key.ctrl === true ? "C-" : ""}${key.meta === true ? "M-" : ""}${key.shift === true ? "S-" : ""}${key.name}`
+    return `${key.ctrl === true ? "C-" : ""}${key.meta === true ? "M-" : ""}${
+      key.shift === true ? "S-" : ""
+    }${key.name}`
   })
 
 describe("input decoder", () => {

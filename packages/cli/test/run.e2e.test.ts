@@ -87,7 +87,10 @@ describe.concurrent("tasks run", () => {
 
   it("--success first|last|command-NAME|!command-NAME decide the exit code as concurrently does", async () => {
     const serverAndTests = (success: string, test: string) =>
-      run(["run", "--kill-others", "--success", success, "--names", "server,test", "--", "sleep 30", test], env(fresh()))
+      run(
+        ["run", "--kill-others", "--success", success, "--names", "server,test", "--", "sleep 30", test],
+        env(fresh())
+      )
     const [first, firstFails, byName, byIndex, allButServer, last] = await Promise.all([
       serverAndTests("first", "sleep 0.3; exit 0"),
       serverAndTests("first", "sleep 0.3; exit 4"),
@@ -109,13 +112,19 @@ describe.concurrent("tasks run", () => {
     // Without kill-others: the first command to end decides, whatever the others do later.
     const order = await run(["run", "--success", "first", "--", "sleep 0.6; exit 6", "sleep 0.1"], env(fresh()))
     expect(order.code).toBe(0)
-    const lastOrder = await run(["run", "--success", "last", "--", "sleep 0.6; exit 6", "sleep 0.1; exit 2"], env(fresh()))
+    const lastOrder = await run(
+      ["run", "--success", "last", "--", "sleep 0.6; exit 6", "sleep 0.1; exit 2"],
+      env(fresh())
+    )
     expect(lastOrder.code).toBe(6)
   })
 
   it("--success command-X naming no command is a one-line error before anything runs", async () => {
     const mark = fresh()
-    const result = await run(["run", "--success", "command-tset", "--names", "server,test", "--", "touch x", "true"], env(mark))
+    const result = await run(
+      ["run", "--success", "command-tset", "--names", "server,test", "--", "touch x", "true"],
+      env(mark)
+    )
     expect(result.code).toBe(1)
     expect(result.stdout).toBe("")
     expect(result.stderr.trimEnd().split("\n")).toEqual([

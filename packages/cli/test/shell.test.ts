@@ -218,9 +218,14 @@ describe("history", () => {
     try {
       const file = History.fileIn(join(root, "state"))
       expect(History.load(file, 3)).toEqual({ _tag: "Loaded", entries: [] })
-      for (const entry of ["one", "two\\n and a backslash", "multi\nline"]) expect(History.append(file, entry)).toBe(undefined)
+      for (const entry of ["one", "two\\n and a backslash", "multi\nline"]) {
+        expect(History.append(file, entry)).toBe(undefined)
+      }
       expect(readFileSync(file, "utf8")).toBe("one\ntwo\\\\n and a backslash\nmulti\\nline\n")
-      expect(History.load(file, 3)).toEqual({ _tag: "Loaded", entries: ["one", "two\\n and a backslash", "multi\nline"] })
+      expect(History.load(file, 3)).toEqual({
+        _tag: "Loaded",
+        entries: ["one", "two\\n and a backslash", "multi\nline"]
+      })
       for (const n of [1, 2, 3, 4]) History.append(file, `more ${n}`)
       expect(History.load(file, 3)).toEqual({ _tag: "Loaded", entries: ["more 2", "more 3", "more 4"] })
       expect(readFileSync(file, "utf8").trimEnd().split("\n")).toEqual(["more 2", "more 3", "more 4"])
@@ -259,7 +264,12 @@ describe("history", () => {
   })
 })
 
-const running = (id: number, name: string, startedAt?: number, extra: Partial<Screen.Running> = {}): Screen.Running => ({
+const running = (
+  id: number,
+  name: string,
+  startedAt?: number,
+  extra: Partial<Screen.Running> = {}
+): Screen.Running => ({
   id,
   name,
   startedAt,
@@ -325,7 +335,11 @@ describe("shell screen", () => {
       "  [4] sleep 400                grace period over: SIGKILL sent 2.2s ago"
     ])
     expect(Screen.render({ ...screen, mode: { ...screen.mode, forced: true } as Screen.Mode }, p, 11_200, 100)[0])
-      .toEqual(["killing 2 task(s)", "  [1] trap '' TERM; sleep 600  SIGKILL sent", "  [4] sleep 400                SIGKILL sent"])
+      .toEqual([
+        "killing 2 task(s)",
+        "  [1] trap '' TERM; sleep 600  SIGKILL sent",
+        "  [4] sleep 400                SIGKILL sent"
+      ])
   })
 
   it("lays out completion candidates in columns, down then across", () => {

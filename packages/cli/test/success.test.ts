@@ -15,8 +15,12 @@ describe("--success", () => {
     expect(condition("last")).toEqual({ _tag: "Last" })
     expect(condition("command-test")).toEqual({ _tag: "Command", target: "test", negated: false })
     expect(condition("!command-0")).toEqual({ _tag: "Command", target: "0", negated: true })
-    for (const bad of ["", "most", "command-", "!first", "cmd-test"]) expect(Option.isNone(Success.parse(bad)), bad).toBe(true)
-    expect(Success.check(condition("command-tset"), ["server", "test"])).toContain(`no command is named or numbered "tset"`)
+    for (const bad of ["", "most", "command-", "!first", "cmd-test"]) {
+      expect(Option.isNone(Success.parse(bad)), bad).toBe(true)
+    }
+    expect(Success.check(condition("command-tset"), ["server", "test"])).toContain(
+      `no command is named or numbered "tset"`
+    )
     expect(Success.check(condition("command-1"), ["server", "test"])).toBeUndefined()
     expect(Success.check(condition("first"), [])).toBeUndefined()
   })

@@ -119,7 +119,9 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
       const others = (yield* tm.active).length
       if (others === 0) return
       note(
-        `--> ${task.name} ${Tasks.finishedText(task)}: stopping ${others} other command(s) (${killOthersReason}, grace ${graceText})`
+        `--> ${task.name} ${
+          Tasks.finishedText(task)
+        }: stopping ${others} other command(s) (${killOthersReason}, grace ${graceText})`
       )
       yield* tm.revokeAll({ reason: killOthersReason })
     })

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Journal, NodeTaskManager } from "@effect-tasks/node"
 import { CurrentTask, type TaskEvent, TaskManager, TaskState, type TrackedTask } from "@effect-tasks/core"
+import { Journal, NodeTaskManager } from "@effect-tasks/node"
 import { Command } from "effect/cli"
 import * as EffectDuration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -131,7 +131,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
 
   const start = (command: string) => {
     const { cwd, env } = environment
-    return tm.submit(
+    const submitted = tm.submit(
       Effect.flatMap(CurrentTask, (id) =>
         Effect.andThen(
           Effect.sync(() => say(`${label(id)} started: ${command}`)),
@@ -147,6 +147,13 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         )),
       { name: command, mode: "shell" }
     )
+    // Known at once, not only when its event arrives: a `fg` or `wait` typed right after must see it.
+    return Effect.tap(submitted, (task) =>
+      Effect.sync(() => {
+        if (!TaskState.isTerminal(task.state) && !reported.has(task.id) && !running.has(task.id)) {
+          running.set(task.id, { id: task.id, name: task.name, startedAt: task.startedAt })
+        }
+      }))
   }
 
   const ended = (task: TrackedTask.TrackedTask) =>
@@ -229,7 +236,9 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         ...tail.stderr.split("\n").slice(0, -1).map((text) => ({ stream: "stderr" as const, text }))
       ].slice(-followContext)
       say(p.dim(`--- following [${id}] ${Color.oneLine(task.name)} (Ctrl-C: back to the prompt; it keeps running) ---`))
-      for (const line of earlier) printLine(id, line.stream, line.text)
+      for (const line of earlier) {
+        printLine(id, line.stream, line.text)
+      }
     })
 
   const wait = (ids: ReadonlyArray<number>) =>
@@ -264,7 +273,10 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
       const shown = lines.slice(-logLines)
       const note = dropped > 0 || shown.length < lines.length ? " (older output dropped)" : ""
       say(
-        [p.dim(`--- output of [${task.id}] ${Color.oneLine(task.name)}${note} ---`), ...shown.map((l) => `${label(task.id)} ${l}`)]
+        [
+          p.dim(`--- output of [${task.id}] ${Color.oneLine(task.name)}${note} ---`),
+          ...shown.map((l) => `${label(task.id)} ${l}`)
+        ]
           .join("\n")
       )
     })

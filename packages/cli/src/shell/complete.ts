@@ -207,5 +207,12 @@ export const fileSystem = (options: {
     }
     return [...found]
   }
-  return { builtins: options.builtins, commands, entries, taskIds: options.taskIds, cwd: options.cwd, home: options.home }
+  return {
+    builtins: options.builtins,
+    commands,
+    entries,
+    taskIds: options.taskIds,
+    cwd: options.cwd,
+    home: options.home
+  }
 }

@@ -53,8 +53,9 @@ export const cd = (environment: Environment, directory: string | undefined): Cha
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     return refused(
-      code === "ENOENT" ? `cd: no such directory: ${shown}` : code === "EACCES" ? `cd: permission denied: ${shown}` :
-      `cd: ${shown}: ${(error as Error).message}`
+      code === "ENOENT" ? `cd: no such directory: ${shown}` : code === "EACCES" ?
+        `cd: permission denied: ${shown}` :
+        `cd: ${shown}: ${(error as Error).message}`
     )
   }
   const env = { ...environment.env, OLDPWD: environment.cwd, PWD: target }
@@ -89,7 +90,8 @@ export const unset = (environment: Environment, names: ReadonlyArray<string>): E
 }
 
 /** A value quoted for `sh`, for listing: `'it'\''s'`. */
-export const quote = (value: string): string => /^[\w@%+=:,./-]*$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`
+export const quote = (value: string): string =>
+  /^[\w@%+=:,./-]*$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`
 
 /** What `export` with no argument lists: this shell's changes, as the lines that would make them. */
 export const describeChanges = (environment: Environment): Array<string> =>

@@ -74,7 +74,9 @@ const environmentBuiltin = (name: string, rest: string, scope: Words.Scope): Lin
         if (!Words.isName(variable)) return invalid(`export: '${arg}': not a valid name`)
         // `export NAME` alone marks a variable for export; every variable here already is one.
         if (equals >= 0) assignments.push([variable, arg.slice(equals + 1)])
-        else if (scope.env[variable] === undefined) return invalid(`export: ${variable} is not set (export ${variable}=value)`)
+        else if (scope.env[variable] === undefined) {
+          return invalid(`export: ${variable} is not set (export ${variable}=value)`)
+        }
       }
       return { _tag: "Export", assignments }
     }

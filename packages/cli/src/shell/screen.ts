@@ -67,10 +67,14 @@ export const status = (screen: Screen, p: Color.Palette, now: number, width: num
   }
   const keys = " · Ctrl-C: stop tasks · Ctrl-D: exit"
   const tasks = screen.running
-    .map((task) => `${p.bold(`[${task.id}]`)} ${Color.truncate(Color.oneLine(task.name), toolbarName)} ${p.dim(age(task, now))}`)
+    .map((task) =>
+      `${p.bold(`[${task.id}]`)} ${Color.truncate(Color.oneLine(task.name), toolbarName)} ${p.dim(age(task, now))}`
+    )
     .join(p.dim(" · "))
   const room = width - 1
-  for (const line of [`${p.cyan("●")} ${tasks}${p.dim(finished + keys)}`, `${p.cyan("●")} ${tasks}${p.dim(finished)}`]) {
+  for (
+    const line of [`${p.cyan("●")} ${tasks}${p.dim(finished + keys)}`, `${p.cyan("●")} ${tasks}${p.dim(finished)}`]
+  ) {
     if (Color.width(line) <= room) return line
   }
   return `${p.cyan(`● ${screen.running.length} running`)}${p.dim(finished + keys)}`
@@ -91,9 +95,9 @@ export const picker = (
   return [
     p.bold("Revoke which task? Type its id · Ctrl-C again: all · any other key: back to the prompt"),
     ...entries.map((task, i) =>
-      `  ${p.bold(Color.pad(labels[i]!, labelWidth))} ${Color.pad(Color.truncate(Color.oneLine(task.name), 60), nameWidth)}  ${
-        p.dim(age(task, now))
-      }`
+      `  ${p.bold(Color.pad(labels[i]!, labelWidth))} ${
+        Color.pad(Color.truncate(Color.oneLine(task.name), 60), nameWidth)
+      }  ${p.dim(age(task, now))}`
     ),
     ...(digits.length > 0 ? [`  > [${digits}`] : [])
   ]
@@ -117,7 +121,9 @@ export const stopping = (
       : left > 0
       ? `SIGTERM sent ${Duration.format(since)} ago · ${p.yellow(`SIGKILL in ${Duration.format(left)}`)}`
       : p.red(`grace period over: SIGKILL sent ${Duration.format(-left)} ago`)
-    return `  ${p.bold(Color.pad(labels[i]!, labelWidth))} ${Color.pad(Color.truncate(Color.oneLine(task.name), 50), nameWidth)}  ${when}`
+    return `  ${p.bold(Color.pad(labels[i]!, labelWidth))} ${
+      Color.pad(Color.truncate(Color.oneLine(task.name), 50), nameWidth)
+    }  ${when}`
   })
   const how = mode.forced ? "killing" : "stopping"
   const keys = mode.forced ? "" : " · Ctrl-C: kill them now (SIGKILL)"
@@ -199,7 +205,9 @@ export const render = (
       return [[status(screen, p, now, width), line], 0]
     }
     case "Following": {
-      const line = p.yellow(`following [${mode.id}] ${Color.oneLine(mode.name)} … (Ctrl-C: back to the prompt; the task keeps running)`)
+      const line = p.yellow(
+        `following [${mode.id}] ${Color.oneLine(mode.name)} … (Ctrl-C: back to the prompt; the task keeps running)`
+      )
       return [[status(screen, p, now, width), line], 0]
     }
     case "Search": {

@@ -12,6 +12,12 @@ export interface Tmux {
   readonly keys: (...keys: ReadonlyArray<string>) => void
   /** Types literal text (no key-name interpretation). */
   readonly type: (text: string) => void
+  /** Writes these bytes to the pane in one write, as a terminal sends an Alt key (`1b 65` is Esc and e). */
+  readonly bytes: (...bytes: ReadonlyArray<number>) => void
+  /** Pastes text as a terminal does: bracketed (`ESC [200~ ... ESC [201~`) when the program asked for it. */
+  readonly paste: (text: string) => void
+  /** Resizes the window, as a person resizing the terminal does (the program gets SIGWINCH). */
+  readonly resize: (columns: number, rows?: number) => void
   /** The visible screen (trailing blank lines removed). */
   readonly screen: () => string
   /** Everything the pane printed, scrollback included. */
@@ -49,6 +55,13 @@ export const withTmux = async <A>(
   const session: Tmux = {
     keys: (...keys) => void tmux("send-keys", "-t", "main", ...keys),
     type: (text) => void tmux("send-keys", "-t", "main", "-l", text),
+    bytes: (...bytes) =>
+      void tmux("send-keys", "-t", "main", "-H", ...bytes.map((b) => b.toString(16).padStart(2, "0"))),
+    paste: (text) => {
+      tmux("set-buffer", "-b", "e2e", "--", text)
+      tmux("paste-buffer", "-p", "-d", "-b", "e2e", "-t", "main")
+    },
+    resize: (columns, rows = 40) => void tmux("resize-window", "-t", "main", "-x", String(columns), "-y", String(rows)),
     screen,
     history: () => tmux("capture-pane", "-p", "-S", "-", "-t", "main").replace(/\s+$/, ""),
     panePid: () => Number(tmux("display-message", "-p", "-t", "main", "#{pane_pid}").trim()),
