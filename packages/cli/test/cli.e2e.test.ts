@@ -3,8 +3,10 @@
  * exit for unknown commands, unknown flags, bad values and missing arguments.
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
-import { readFileSync } from "node:fs"
-import { ensureBuilt, env, makeMark, root, run } from "./helpers/binary.js"
+import { execFile } from "node:child_process"
+import { readFileSync, statSync } from "node:fs"
+import { dirname } from "node:path"
+import { bin, ensureBuilt, env, makeMark, node, root, run } from "./helpers/binary.js"
 
 beforeAll(ensureBuilt, 120_000)
 
@@ -72,5 +74,56 @@ describe.concurrent("tasks (command line)", () => {
     await oneLineError(["run", "--max", "0", "true"], "--max")
     await oneLineError(["run", "--max", "two", "true"], "--max")
     await oneLineError(["run"], "command")
+  })
+
+  it("dist/bin.js is executable and runs by its #! line; pnpm tasks runs the CLI from the repository", async () => {
+    expect(statSync(bin).mode & 0o111).toBe(0o111)
+    // The #! line finds `node` on PATH: put the node running these tests first, as pnpm does.
+    const path = `${dirname(node)}:${process.env.PATH ?? ""}`
+    const direct = await new Promise<string>((resolve, reject) =>
+      execFile(
+        bin,
+        ["--version"],
+        { env: { ...env(mark), PATH: path } },
+        (error, stdout) => error === null ? resolve(stdout) : reject(error)
+      )
+    )
+    expect(direct.trim()).toMatch(/^tasks \d+\.\d+\.\d+$/)
+    const viaPnpm = await new Promise<string>((resolve, reject) =>
+      execFile(
+        "pnpm",
+        ["-s", "tasks", "run", "--", "echo from-pnpm"],
+        { cwd: root, env: env(mark) },
+        (error, stdout) => error === null ? resolve(stdout) : reject(error)
+      )
+    )
+    expect(viaPnpm).toContain("[0] from-pnpm")
+  })
+
+  it("the packages declare the node they need: at least what @effect/platform-node asks for, when they use it", () => {
+    const manifest = (path: string) =>
+      JSON.parse(readFileSync(path, "utf8")) as {
+        engines?: { node?: string }
+        dependencies?: Record<string, string>
+      }
+    const platform = manifest(`${root}packages/node/node_modules/@effect/platform-node/package.json`)
+    const needed = platform.engines?.node
+    expect(needed).toMatch(/^>=\d+\.\d+/)
+    const version = (range: string) => range.replace(/^>=/, "").split(".").map(Number)
+    const atLeast = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
+      for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0)
+      }
+      return true
+    }
+    for (const pkg of ["core", "node", "cli", "bench"]) {
+      const own = manifest(`${root}packages/${pkg}/package.json`)
+      expect(own.engines?.node, pkg).toMatch(/^>=\d+/)
+      if (own.dependencies?.["@effect/platform-node"] !== undefined) {
+        expect(atLeast(version(own.engines!.node!), version(needed!)), `${pkg}: ${own.engines!.node} vs ${needed}`)
+          .toBe(true)
+      }
+    }
+    expect(atLeast(version(manifest(`${root}package.json`).engines!.node!), version(needed!))).toBe(true)
   })
 })

@@ -42,6 +42,8 @@ export const ensureBuilt = (): void => {
       cwd: root,
       stdio: "inherit"
     })
+    // The step of `pnpm build` that makes dist/bin.js executable.
+    execFileSync(node, [`${root}scripts/executable.mjs`], { cwd: root, stdio: "inherit" })
   } finally {
     rmdirSync(lock)
   }

@@ -1,0 +1,7 @@
+// Marks the built `tasks` entry point executable (tsc writes plain files), so that
+// `packages/cli/dist/bin.js <command>` runs it directly after `pnpm build`, as the installed `tasks` does.
+import { chmodSync, statSync } from "node:fs"
+
+const bin = new URL("../packages/cli/dist/bin.js", import.meta.url)
+const mode = statSync(bin).mode
+if ((mode & 0o111) !== 0o111) chmodSync(bin, mode | 0o111)
