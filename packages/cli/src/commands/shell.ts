@@ -235,7 +235,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         ...tail.stdout.split("\n").slice(0, -1).map((text) => ({ stream: "stdout" as const, text })),
         ...tail.stderr.split("\n").slice(0, -1).map((text) => ({ stream: "stderr" as const, text }))
       ].slice(-followContext)
-      say(p.dim(`--- following [${id}] ${Color.oneLine(task.name)} (Ctrl-C: back to the prompt; it keeps running) ---`))
+      say(p.dim(`--- following [${id}] ${Color.oneLine(task.name)} ---`))
       for (const line of earlier) {
         printLine(id, line.stream, line.text)
       }
@@ -661,11 +661,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
       })
   )
 
-  say(
-    p.dim(
-      "tasks shell: every line runs as a background task (sh -c); built-ins: jobs, kill [-9] N, killall, wait, fg N, log N, cd, export, help"
-    )
-  )
+  say(p.dim("tasks shell: each line runs as a background task (sh -c); help lists the built-ins and keys"))
   if (loaded._tag === "Failed") say(p.yellow(`history not loaded: ${loaded.message}`))
   if (!interactive) say(p.dim("(stdin is not a terminal: reading commands line by line)"))
   let why = "exit"
