@@ -61,6 +61,9 @@ const bottom = (screen: string) => screen.split("\n").slice(-2)
 /** The lines of the screen below the last line that contains `text` (what happened after it). */
 const after = (screen: string, text: string) => screen.slice(screen.lastIndexOf(text) + text.length)
 
+/** The lines of a screen that are (a part of) a status line. */
+const statusLines = (s: string) => s.split("\n").filter((line) => line.startsWith("●") || line.includes("Ctrl-C: stop"))
+
 const sleepFor = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
 // Skipped only on a developer machine without tmux (the shell needs a real terminal); .ci/run installs tmux,
@@ -386,8 +389,6 @@ describe.skipIf(!Tmux.available() && process.env.CI !== "true")("tasks shell", {
       await tmux.waitFor((s) => bottom(s)[0]!.includes("[2] sleep 502"), "two tasks in the status line")
       tmux.type("echo typed before the resize")
       await tmux.waitFor((s) => bottom(s)[1] === "tasks> echo typed before the resize", "the typed line")
-      const statusLines = (s: string) =>
-        s.split("\n").filter((line) => line.startsWith("●") || line.includes("Ctrl-C: stop"))
       for (const columns of [60, 35, 100, 45]) {
         tmux.resize(columns)
         await sleepFor(400)

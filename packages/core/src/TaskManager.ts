@@ -84,6 +84,12 @@ export interface RevokeOptions {
   readonly reason?: string | undefined
 }
 
+/** The reason a revoke records: the caller's, or `"user"` when it gives none (or a blank one). */
+const reasonOf = (options: RevokeOptions | undefined): RevocationReason => {
+  const reason = options?.reason?.trim()
+  return reason === undefined || reason === "" ? "user" : reason
+}
+
 /** Options of a shutdown with a deadline. */
 export interface ShutdownOptions {
   /**
@@ -591,11 +597,6 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       const found = HashMap.get(tasks.ref.current, TaskId.make(id))
       return Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new TaskNotFound({ id }))
     })
-
-  const reasonOf = (options: RevokeOptions | undefined): RevocationReason => {
-    const reason = options?.reason?.trim()
-    return reason === undefined || reason === "" ? "user" : reason
-  }
 
   const revokeWith = (id: number, reason: RevocationReason, options?: RevokeOptions) =>
     Effect.suspend(() => {

@@ -50,6 +50,12 @@ type Message =
 /** What handling one message gives: `"exit"` to leave. */
 type Handled = Effect.Effect<"exit" | void, never, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner>
 
+/** Enter (`\r`) or Ctrl-J (`\n`). */
+const isEnter = (key: Editor.Key) => key.name === "return" || key.name === "enter"
+
+/** The Alt keys the line editor knows (any other Alt key is Esc, then the key). */
+const editorMeta = new Set(["b", "f", "d", "backspace", "left", "right"])
+
 /** Lines kept from a task's output tail by `log N`. */
 const logLines = 200
 
@@ -114,13 +120,10 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
       Effect.forever,
       Effect.forkScoped
     )
+    const onResize = () => Queue.offerUnsafe(messages, { _tag: "Resize" })
     yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const onResize = () => Queue.offerUnsafe(messages, { _tag: "Resize" })
-        process.stdout.on("resize", onResize)
-        return onResize
-      }),
-      (onResize) => Effect.sync(() => process.stdout.off("resize", onResize))
+      Effect.sync(() => process.stdout.on("resize", onResize)),
+      () => Effect.sync(() => process.stdout.off("resize", onResize))
     )
   }
 
@@ -376,9 +379,6 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
       say(`${p.dim(Screen.prompt)}${editor.text}\n${Screen.columns(result.candidates, out.columns()).join("\n")}`)
     }
   }
-
-  const isEnter = (key: Editor.Key) => key.name === "return" || key.name === "enter"
-  const editorMeta = new Set(["b", "f", "d", "backspace", "left", "right"])
 
   /** A key at the prompt. */
   const onPromptKey = (key: Editor.Key): Handled =>

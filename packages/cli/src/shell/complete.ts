@@ -150,7 +150,7 @@ const finish = (
   base: string
 ): Completion => {
   if (candidates.length === 0) return { _tag: "None" }
-  const sorted = [...candidates].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  const sorted = candidates.toSorted((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   const only = sorted.length === 1 ? sorted[0] : undefined
   const completed = only !== undefined ? only.name : commonPrefix(sorted.map((entry) => entry.name))
   if (only === undefined && completed.length <= base.length) {
@@ -165,6 +165,25 @@ const finish = (
   }
 }
 
+/** The entries of a directory, a link to a directory counting as one; none when it cannot be read. */
+const entries = (directory: string): ReadonlyArray<Entry> => {
+  try {
+    return readdirSync(directory, { withFileTypes: true }).map((entry) => {
+      let isDirectory = entry.isDirectory()
+      if (entry.isSymbolicLink()) {
+        try {
+          isDirectory = statSync(join(directory, entry.name)).isDirectory()
+        } catch {
+          // a dangling link is a file name like any other
+        }
+      }
+      return { name: entry.name, directory: isDirectory }
+    })
+  } catch {
+    return []
+  }
+}
+
 /** Candidates from the file system and `PATH` (read at each Tab, so they are always current). */
 export const fileSystem = (options: {
   readonly builtins: ReadonlyArray<string>
@@ -173,23 +192,6 @@ export const fileSystem = (options: {
   readonly home: string
   readonly taskIds: () => ReadonlyArray<number>
 }): Source => {
-  const entries = (directory: string): ReadonlyArray<Entry> => {
-    try {
-      return readdirSync(directory, { withFileTypes: true }).map((entry) => {
-        let isDirectory = entry.isDirectory()
-        if (entry.isSymbolicLink()) {
-          try {
-            isDirectory = statSync(join(directory, entry.name)).isDirectory()
-          } catch {
-            // a dangling link is a file name like any other
-          }
-        }
-        return { name: entry.name, directory: isDirectory }
-      })
-    } catch {
-      return []
-    }
-  }
   const commands = (prefix: string): ReadonlyArray<string> => {
     if (prefix.length === 0) return []
     const found = new Set<string>()

@@ -112,7 +112,9 @@ const sequenceKey = (sequence: string, params: string, final: string): Key => {
 }
 
 // CSI: parameter bytes 0x30-0x3f, intermediate bytes 0x20-0x2f, a final byte 0x40-0x7e.
+// oxlint-disable-next-line no-control-regex
 const csi = /^\x1b\[([0-?]*)[ -/]*([@-~])/
+// oxlint-disable-next-line no-control-regex
 const ss3 = /^\x1bO([@-~])/
 
 /** Feeds one read of terminal input. */
