@@ -43,6 +43,24 @@ export const interruptOnHangup = <A, E, R>(effect: Effect.Effect<A, E, R>): Effe
   })
 
 /**
+ * Runs `effect`; from the second stop signal on (the first started a graceful stop), says so with `say` and
+ * runs `killAll` (a revoke of every task with `graceful: false`), as `tasks run` and `tasks shell` do.
+ */
+export const killOnSecond = <A, E, R>(
+  say: (text: string) => void,
+  killAll: Effect.Effect<unknown>,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.context<never>(), (context) => {
+    const runFork = Effect.runForkWith(context)
+    return onEach(() => {
+      if (count() < 2) return
+      say("--> second signal: killing everything at once")
+      runFork(killAll)
+    }, effect)
+  })
+
+/**
  * Calls `f` on every stop signal while `effect` runs (e.g. to escalate to an immediate kill on a
  * second Ctrl-C). The listener stays installed until `effect` and its finalizers are done.
  */

@@ -162,19 +162,9 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
     stopped.forEach(report)
   })
 
-  const escalate = yield* Effect.context<never>().pipe(
-    Effect.map((context) => {
-      const runFork = Effect.runForkWith(context)
-      return () => {
-        if (Signals.count() < 2) return
-        note("--> second signal: killing everything at once")
-        runFork(tm.revokeAll({ graceful: false }))
-      }
-    })
-  )
-
-  yield* Signals.onEach(
-    escalate,
+  yield* Signals.killOnSecond(
+    note,
+    tm.revokeAll({ graceful: false }),
     Effect.forEach(ids, (id) => Effect.flatMap(tm.await(id), finished), { concurrency: "unbounded", discard: true })
       .pipe(Effect.onInterrupt(() => Effect.andThen(stop, summary)))
   )

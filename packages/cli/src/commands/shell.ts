@@ -676,18 +676,9 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
     }
   })
   // A second stop signal while leaving kills what is left at once, as in `tasks run`.
-  const escalate = yield* Effect.context<never>().pipe(
-    Effect.map((context) => {
-      const runFork = Effect.runForkWith(context)
-      return () => {
-        if (Signals.count() < 2) return
-        say("--> second signal: killing everything at once")
-        runFork(tm.revokeAll({ graceful: false }))
-      }
-    })
-  )
-  yield* Signals.onEach(
-    escalate,
+  yield* Signals.killOnSecond(
+    say,
+    tm.revokeAll({ graceful: false }),
     Effect.gen(function*() {
       yield* loop.pipe(Effect.onInterrupt(() => Effect.andThen(drainEvents, leave("stopped by a signal"))))
       yield* drainEvents
