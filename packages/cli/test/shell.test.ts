@@ -186,6 +186,11 @@ describe("line editor", () => {
     expect(e).toMatchObject({ text: "git  --", cursor: 7 })
   })
 
+  it("takes a paste as text: line breaks kept, tabs as spaces, control characters and escapes dropped", () => {
+    expect(Editor.pasted("echo a\r\n\techo\x1b[31m b\x03\x1b[0m\n\n")).toBe("echo a\n echo b")
+    expect(Editor.insert(editor("ab", 1), Editor.pasted("X\n"))).toMatchObject({ text: "aXb", cursor: 2 })
+  })
+
   it("submits into a history that up and down browse, keeping the draft", () => {
     let [line, e] = Editor.submit(type(Editor.empty, "first"))
     expect(line).toBe("first")

@@ -509,7 +509,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   const onPaste = (text: string) =>
     Effect.sync(() => {
       // A paste is text, never a choice: it closes the revoke list and lands in the line.
-      const pasted = text.replace(/\n+$/, "")
+      const pasted = Editor.pasted(text)
       if (mode._tag === "Picker") mode = { _tag: "Prompt" }
       if (mode._tag === "Prompt") editor = Editor.insert(editor, pasted)
       else if (mode._tag === "Search") {

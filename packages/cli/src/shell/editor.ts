@@ -64,6 +64,21 @@ const wordEnd = (text: string, cursor: number): number => {
   return match === null ? text.length : cursor + match[0].length
 }
 
+/**
+ * Pasted text as the line can hold it: line breaks kept (a pasted script runs as one command), a tab as a
+ * space, escape sequences and other control characters dropped (they would move the cursor when shown and
+ * mean nothing to `sh`), and the line breaks at its end dropped (a copied line usually ends with one).
+ */
+export const pasted = (text: string): string =>
+  text
+    .replace(/\r\n?/g, "\n")
+    // oxlint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b./g, "")
+    .replace(/\t/g, " ")
+    // oxlint-disable-next-line no-control-regex
+    .replace(/[\x00-\x09\x0b-\x1f\x7f]/g, "")
+    .replace(/\n+$/, "")
+
 /** Inserts text at the cursor (a paste, a completion). */
 export const insert = (editor: Editor, insertion: string): Editor =>
   set(
