@@ -92,6 +92,23 @@ describe.concurrent("tasks (command line)", () => {
     await oneLineError(["run"], "command")
   })
 
+  it("the packages declare the node they need: at least what @effect/platform-node asks for, when they use it", () => {
+    const platform = manifest(`${root}packages/node/node_modules/@effect/platform-node/package.json`)
+    const needed = platform.engines?.node
+    expect(needed).toMatch(/^>=\d+\.\d+/)
+    for (const pkg of ["core", "node", "cli", "bench"]) {
+      const own = manifest(`${root}packages/${pkg}/package.json`)
+      expect(own.engines?.node, pkg).toMatch(/^>=\d+/)
+      if (own.dependencies?.["@effect/platform-node"] !== undefined) {
+        expect(atLeast(version(own.engines!.node!), version(needed!)), `${pkg}: ${own.engines!.node} vs ${needed}`)
+          .toBe(true)
+      }
+    }
+  })
+})
+
+// Not concurrent with the tests above: `pnpm tasks` runs tsc first, which would slow every one of them down.
+describe("tasks from a clone", () => {
   it("dist/bin.js is executable and runs by its #! line; pnpm tasks runs the CLI from the repository", async () => {
     expect(statSync(bin).mode & 0o111).toBe(0o111)
     // The #! line finds `node` on PATH: put the node running these tests first, as pnpm does.
@@ -114,19 +131,5 @@ describe.concurrent("tasks (command line)", () => {
       )
     )
     expect(viaPnpm).toContain("[0] from-pnpm")
-  })
-
-  it("the packages declare the node they need: at least what @effect/platform-node asks for, when they use it", () => {
-    const platform = manifest(`${root}packages/node/node_modules/@effect/platform-node/package.json`)
-    const needed = platform.engines?.node
-    expect(needed).toMatch(/^>=\d+\.\d+/)
-    for (const pkg of ["core", "node", "cli", "bench"]) {
-      const own = manifest(`${root}packages/${pkg}/package.json`)
-      expect(own.engines?.node, pkg).toMatch(/^>=\d+/)
-      if (own.dependencies?.["@effect/platform-node"] !== undefined) {
-        expect(atLeast(version(own.engines!.node!), version(needed!)), `${pkg}: ${own.engines!.node} vs ${needed}`)
-          .toBe(true)
-      }
-    }
-  })
+  }, 120_000)
 })
