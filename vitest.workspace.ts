@@ -6,12 +6,13 @@ import { defineConfig } from "vitest/config"
 const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
 const alias = {
   "@effect-tasks/core": src("core"),
-  "@effect-tasks/node": src("node")
+  "@effect-tasks/node": src("node"),
+  "@effect-tasks/server": src("server")
 }
 
 export default defineConfig({
   test: {
-    projects: ["core", "node", "cli", "bench"].map((name) => ({
+    projects: ["core", "node", "server", "cli", "bench"].map((name) => ({
       resolve: { alias },
       test: {
         name,
