@@ -15,6 +15,7 @@ import {
   markedScript,
   openEvents,
   request,
+  scoped,
   serve,
   sh,
   TOKEN
@@ -61,7 +62,7 @@ describe("GET /api/tasks and /api/tasks/:id", () => {
       expect(one.json).toMatchObject({ id: 2, name: "two", mode: "default", state: "RUNNING" })
       expect(one.json.processes).toHaveLength(1)
       expect(one.json.processes[0].command).toBe("sh")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("an unknown id is 404 with a JSON error; an id that is not a positive integer is 400", () =>
     Effect.gen(function*() {
@@ -85,7 +86,7 @@ describe("GET /api/tasks and /api/tasks/:id", () => {
       const revokeMissing = yield* request(server.connect, "/api/tasks/7/revoke", { method: "POST", body: "{}" })
       expect(revokeMissing.status).toBe(404)
       expect(revokeMissing.json._tag).toBe("TaskNotFound")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("GET /api/tasks/:id/output", () => {
@@ -100,7 +101,7 @@ describe("GET /api/tasks/:id/output", () => {
       const none = yield* request(server.connect, "/api/tasks/99/output")
       expect(none.status).toBe(404)
       expect(none.json._tag).toBe("TaskNotFound")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("POST /api/tasks/:id/revoke and /api/revoke-all", () => {
@@ -118,7 +119,7 @@ describe("POST /api/tasks/:id/revoke and /api/revoke-all", () => {
       // Answered only once the task stopped: nothing it started is alive (checked in /proc).
       expect(pids.filter(alive)).toEqual([])
       expect(markedPids(m)).toEqual([])
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("graceful: false kills at once; no body means graceful; a finished task comes back unchanged", () =>
     Effect.gen(function*() {
@@ -149,7 +150,7 @@ describe("POST /api/tasks/:id/revoke and /api/revoke-all", () => {
       })
       expect(again.status).toBe(200)
       expect(again.json).toEqual(bare.json)
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("revoke-all answers with the terminal records of every active task", () =>
     Effect.gen(function*() {
@@ -171,7 +172,7 @@ describe("POST /api/tasks/:id/revoke and /api/revoke-all", () => {
       expect(markedPids(m)).toEqual([])
       const list = yield* request(server.connect, "/api/tasks")
       expect(list.json[0].state).toBe("SUCCESS")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("GET /api/events", () => {
@@ -197,7 +198,7 @@ describe("GET /api/events", () => {
       })
       expect(stream.events.at(-1)).toMatchObject({ _tag: "TaskFinished", id: 1, state: "SUCCESS" })
       stream.close()
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("a client that falls behind gets the dropped-events notice", () =>
     Effect.gen(function*() {
@@ -220,7 +221,7 @@ describe("GET /api/events", () => {
       )
       expect(delivered + dropped).toBeLessThanOrEqual(303)
       stream.close()
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("the typed client decodes the stream into TaskEvents", () =>
     Effect.gen(function*() {
@@ -235,7 +236,7 @@ describe("GET /api/events", () => {
       yield* tm.submit(Effect.succeed(1), { name: "quick" })
       const seen = yield* Fiber.join(collected)
       expect(seen.map((e) => e._tag)).toEqual(["TaskSubmitted", "TaskStarted", "TaskFinished"])
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("POST /api/tasks", () => {
@@ -252,7 +253,7 @@ describe("POST /api/tasks", () => {
       const client = yield* TaskClient.make({ connect: server.connect, token: TOKEN })
       const error = yield* client.tasks.submit({ payload: { command: "true" } }).pipe(Effect.flip)
       expect(error._tag).toBe("Forbidden")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("with allowSubmit it runs a shell command (sh -c) on the node spawner, and answers 201", () =>
     Effect.gen(function*() {
@@ -268,7 +269,7 @@ describe("POST /api/tasks", () => {
       expect(done.state, TrackedTask.toJson(done).error).toBe("SUCCESS")
       expect(done.processes[0]).toMatchObject({ command: "sh", args: ["-c", "echo $((6 * 7)); echo 7 >&2"] })
       expect(yield* tm.output(id(1))).toMatchObject({ stdout: "42\n", stderr: "7\n" })
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("with args the program runs without a shell; name, mode and timeout are applied; failures keep the code", () =>
     Effect.gen(function*() {
@@ -295,7 +296,7 @@ describe("POST /api/tasks", () => {
       expect(timedOut.state).toBe("REVOKED")
       expect(timedOut.revocation).toEqual({ reason: "timeout", graceful: true })
       expect(markedPids(m)).toEqual([])
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("a bad submit is a 400 that says what is wrong, and runs nothing", () =>
     Effect.gen(function*() {
@@ -318,7 +319,7 @@ describe("POST /api/tasks", () => {
         expect(res.json.issues.map((i: any) => i.path).join(" "), body).toContain(where)
       }
       expect(yield* tm.list).toEqual([])
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("the OpenAPI document and the typed client", () => {
@@ -341,7 +342,7 @@ describe("the OpenAPI document and the typed client", () => {
       expect(res.json.components.securitySchemes.bearer.scheme.toLowerCase()).toBe("bearer")
       const anonymous = yield* request(server.connect, "/api/openapi.json", { auth: false })
       expect(anonymous.status).toBe(401)
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("the client gets typed errors: TaskNotFound, Unauthorized", () =>
     Effect.gen(function*() {
@@ -356,5 +357,5 @@ describe("the OpenAPI document and the typed client", () => {
       const intruder = yield* TaskClient.make({ connect: server.connect, token: "not-the-token" })
       const refused = yield* intruder.tasks.list().pipe(Effect.flip)
       expect(refused._tag).toBe("Unauthorized")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })

@@ -4,7 +4,7 @@
 import { TaskClient } from "@effect-tasks/server"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { serve, sh, TOKEN } from "./helpers.js"
+import { scoped, serve, sh, TOKEN } from "./helpers.js"
 
 describe("TaskClient.parseTarget", () => {
   it("reads URLs, host:port, bare ports and socket paths", () => {
@@ -34,15 +34,14 @@ describe("TaskClient.follow", () => {
       )
       yield* Effect.sleep("200 millis")
       const seen = yield* TaskClient.follow(client, task.id).pipe(Stream.runCollect)
-      const text = seen.filter((e) => e._tag === "TaskOutput").map((e) => e.text).join("")
+      const output = seen.flatMap((e) => e._tag === "TaskOutput" ? [e] : [])
+      const text = output.map((e) => e.text).join("")
       expect(text).toContain("first\n")
       expect(text.indexOf("first")).toBeLessThan(text.indexOf("second"))
       expect(text.indexOf("second")).toBeLessThan(text.indexOf("third"))
-      expect(seen.filter((e) => e._tag === "TaskOutput" && e.stream === "stderr").map((e) => e.text)).toEqual([
-        "oops\n"
-      ])
+      expect(output.filter((e) => e.stream === "stderr").map((e) => e.text)).toEqual(["oops\n"])
       expect(seen.at(-1)).toMatchObject({ _tag: "TaskFinished", id: task.id, state: "FAILURE" })
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("of a finished task gives its tail and its end at once", () =>
     Effect.gen(function*() {
@@ -54,7 +53,7 @@ describe("TaskClient.follow", () => {
       expect(seen.map((e) => e._tag)).toEqual(["TaskOutput", "TaskFinished"])
       expect(seen[0]).toMatchObject({ text: "done\n", stream: "stdout" })
       expect(seen[1]).toMatchObject({ state: "SUCCESS" })
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("of an unknown task fails with TaskNotFound", () =>
     Effect.gen(function*() {
@@ -62,5 +61,5 @@ describe("TaskClient.follow", () => {
       const client = yield* TaskClient.make({ connect: server.connect, token: TOKEN })
       const error = yield* TaskClient.follow(client, 9 as any).pipe(Stream.runCollect, Effect.flip)
       expect(error._tag).toBe("TaskNotFound")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })

@@ -5,13 +5,23 @@
 import { TaskManager } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import { TaskServer } from "@effect-tasks/server"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ChildProcess from "effect/process/ChildProcess"
+import type * as Scope from "effect/Scope"
 import { readdirSync, readFileSync } from "node:fs"
 import * as Http from "node:http"
 import type { Socket } from "node:net"
+
+/**
+ * Runs a test body in a scope, with Node's plain services: a task body that spawns needs a spawner in its
+ * type, and at run time the task gets the manager's own (task-aware) spawner over it anyway.
+ */
+export const scoped = <A, E>(
+  effect: Effect.Effect<A, E, Scope.Scope | NodeServices.NodeServices>
+): Effect.Effect<A, E> => effect.pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 
 /** A token for tests. */
 export const TOKEN = "test-token-0123456789abcdef"

@@ -3,7 +3,6 @@
  * in constant time), DNS rebinding (`Host`), cross-origin requests (`Origin`), no CORS, binding beyond
  * loopback, the Unix socket's mode, and bad input that gets a 4xx JSON error and changes nothing.
  */
-import { TaskManager } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import { TaskClient, TaskServer } from "@effect-tasks/server"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -23,6 +22,7 @@ import {
   markedScript,
   raw,
   request,
+  scoped,
   serve,
   sh,
   TOKEN
@@ -129,7 +129,7 @@ describe("the bearer token", () => {
         }
       }
       yield* untouched
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("a token in the URL is never accepted", () =>
     Effect.gen(function*() {
@@ -144,7 +144,7 @@ describe("the bearer token", () => {
         }
       }
       yield* untouched
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("DNS rebinding: the Host of a loopback server", () => {
@@ -202,7 +202,7 @@ describe("DNS rebinding: the Host of a loopback server", () => {
         expect(ok.status, host).toBe(200)
       }
       yield* untouched
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("a request without a Host header is refused", () =>
     Effect.gen(function*() {
@@ -221,7 +221,7 @@ describe("DNS rebinding: the Host of a loopback server", () => {
         })
       )
       expect(answer).toMatch(/^HTTP\/1\.[01] 403/)
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("cross-origin requests", () => {
@@ -262,7 +262,7 @@ describe("cross-origin requests", () => {
       })
       expect(same.status).toBe(200)
       expect(same.json.state).toBe("REVOKED")
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("there is no CORS: no Access-Control headers, preflights are refused", () =>
     Effect.gen(function*() {
@@ -282,12 +282,19 @@ describe("cross-origin requests", () => {
       for (const res of [preflight, plain, yield* request(server.connect, "/api/tasks")]) {
         expect(Object.keys(res.headers).filter((name) => name.startsWith("access-control-"))).toEqual([])
       }
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
-describe("where the server listens", () => {
-  const managerLayer = NodeTaskManager.layerWith({ guardian: false })
+const managerLayer = NodeTaskManager.layerWith({ guardian: false })
 
+/** Starts a server on a socket path and stops it again; the exit says whether it could start. */
+const buildOnSocket = (socket: string) =>
+  Layer.build(TaskServer.layer({ socket, token: TOKEN }).pipe(Layer.provide(managerLayer))).pipe(
+    Effect.scoped,
+    Effect.exit
+  )
+
+describe("where the server listens", () => {
   it.live("a non-loopback address needs allowRemote, and then a warning is logged", () =>
     Effect.gen(function*() {
       expect(Security.isLoopbackBind("127.0.0.1")).toBe(true)
@@ -325,7 +332,7 @@ describe("where the server listens", () => {
       expect(res.status).toBe(200)
       const anonymous = yield* Effect.promise(() => raw(`http://127.0.0.1:${port}`, "/api/tasks", { auth: false }))
       expect(anonymous.status).toBe(401)
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("a Unix socket is created with mode 0600, serves the API, and is removed on close", () =>
     Effect.gen(function*() {
@@ -364,27 +371,22 @@ describe("where the server listens", () => {
       const stale = join(dir, "stale.sock")
       const listener = Net.createServer().listen(stale)
       yield* Effect.promise(() => new Promise((resolve) => listener.once("listening", resolve)))
-      const build = (socket: string) =>
-        Layer.build(TaskServer.layer({ socket, token: TOKEN }).pipe(Layer.provide(managerLayer))).pipe(
-          Effect.scoped,
-          Effect.exit
-        )
-      const inUse = yield* build(stale)
+      const inUse = yield* buildOnSocket(stale)
       expect(JSON.stringify(inUse)).toContain("in use")
       yield* Effect.promise(() => new Promise((resolve) => listener.close(resolve)))
       // A socket file nobody listens on, as a server killed with SIGKILL leaves it.
       const dead = join(dir, "dead.sock")
       execFileSync("python3", ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", dead])
       expect(lstatSync(dead).isSocket()).toBe(true)
-      const replaced = yield* build(dead)
+      const replaced = yield* buildOnSocket(dead)
       expect(Exit.isSuccess(replaced), JSON.stringify(replaced)).toBe(true)
 
       const file = join(dir, "not-a-socket")
       writeFileSync(file, "precious")
-      const refused = yield* build(file)
+      const refused = yield* buildOnSocket(file)
       expect(JSON.stringify(refused)).toContain("not a socket")
       expect(lstatSync(file).isFile()).toBe(true)
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("bad input gets a 4xx JSON error and changes nothing", () => {
@@ -414,7 +416,7 @@ describe("bad input gets a 4xx JSON error and changes nothing", () => {
         expect(typeof res.json.message).toBe("string")
       }
       yield* untouched
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("an oversized body is 413, whether announced by Content-Length or sent chunked", () =>
     Effect.gen(function*() {
@@ -436,7 +438,7 @@ describe("bad input gets a 4xx JSON error and changes nothing", () => {
       })
       expect(revoke.status).toBe(413)
       yield* untouched
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 
   it.live("a method that is not allowed is 405 with Allow; an unknown route is 404; both JSON", () =>
     Effect.gen(function*() {
@@ -459,7 +461,7 @@ describe("bad input gets a 4xx JSON error and changes nothing", () => {
         if (allow !== undefined) expect(res.headers["allow"]).toBe(allow)
       }
       yield* untouched
-    }).pipe(Effect.scoped))
+    }).pipe(scoped))
 })
 
 describe("a slow or stuck client", () => {
@@ -498,7 +500,7 @@ describe("a slow or stuck client", () => {
         // The server still serves new subscribers.
         const fresh = yield* request(server.connect, "/api/tasks")
         expect(fresh.status).toBe(200)
-      }).pipe(Effect.scoped),
+      }).pipe(scoped),
     60_000
   )
 
@@ -518,5 +520,5 @@ describe("a slow or stuck client", () => {
       expect(bytes).toBeGreaterThan(1_000_000)
       expect(closed).toBe(false)
       reader.destroy()
-    }).pipe(Effect.scoped), 60_000)
+    }).pipe(scoped), 60_000)
 })
