@@ -1,5 +1,6 @@
 /**
- * The `tasks` command line: `demo`, `shell` and `run` under one root, parsed by `effect/cli`.
+ * The `tasks` command line: `demo`, `shell`, `run`, `reap`, and the remote commands (`ls`, `show`, `logs`,
+ * `follow`, `revoke`, `revoke-all`) under one root, parsed by `effect/cli`.
  * Only `--help` and `--version` are global flags, and a bad invocation (an unknown command or flag,
  * a bad value) prints one line on stderr and exits with 1, instead of the whole help page.
  *
@@ -9,8 +10,10 @@ import { CliConfig, type CliError, CliOutput, Command, GlobalFlag } from "effect
 import * as Effect from "effect/Effect"
 import * as Demo from "./commands/demo.js"
 import * as Reap from "./commands/reap.js"
+import * as Remote from "./commands/remote.js"
 import * as Run from "./commands/run.js"
 import * as Shell from "./commands/shell.js"
+import * as Serve from "./serve.js"
 import { version } from "./version.js"
 
 /** The root command, `tasks`. */
@@ -18,7 +21,7 @@ export const root = Command.make("tasks").pipe(
   Command.withDescription(
     "Tracked background tasks on real processes: revoke gracefully, kill whole process trees, leave no orphans"
   ),
-  Command.withSubcommands([Demo.command, Shell.command, Run.command, Reap.command])
+  Command.withSubcommands([Demo.command, Shell.command, Run.command, Reap.command, ...Remote.commands])
 )
 
 /** The one-line form of a parse error: `tasks run: invalid duration "5x" ... (see tasks run --help)`. */
@@ -47,7 +50,7 @@ const presenter: CliOutput.Presenter = {
 
 /** Parses `args` (without `node` and the script) and runs the command they name. */
 export const run = (args: ReadonlyArray<string>) =>
-  Command.runWith(root, { version })(args).pipe(
+  Command.runWith(root, { version })(Serve.normalizeArgs(args)).pipe(
     Effect.provideService(CliOutput.Presenter, presenter),
     Effect.provideService(CliConfig.CliConfig, CliConfig.make({ builtIns: [GlobalFlag.Help, GlobalFlag.Version] }))
   )

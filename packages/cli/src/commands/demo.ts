@@ -13,6 +13,7 @@ import { Command } from "effect/cli"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Flags from "../flags.js"
@@ -20,6 +21,7 @@ import * as Color from "../render/color.js"
 import * as EventLog from "../render/events.js"
 import * as Live from "../render/live.js"
 import * as Tasks from "../render/tasks.js"
+import * as Serve from "../serve.js"
 import * as ShellTask from "../shellTask.js"
 import * as Survivors from "../survivors.js"
 import * as Terminal from "../terminal.js"
@@ -171,11 +173,23 @@ export const play = Effect.fn("Demo.play")(function*(options: { readonly json: b
   return yield* finish("shut the manager down: every task still running is revoked gracefully (reason: shutdown)")
 })
 
+/** After a served demo: the server stays up, with the final records, until interrupted. */
+const keepServing = Effect.andThen(
+  Effect.sync(() => Terminal.stderr.write("the demo is over; still serving its tasks (Ctrl-C to stop)\n")),
+  Effect.never
+)
+
 /** The `demo` command. */
 export const command = Command.make(
   "demo",
-  { json: Flags.json },
-  (config) => play(config).pipe(Effect.scoped, Effect.provide(NodeTaskManager.layerWith(managerConfig)))
+  { json: Flags.json, serve: Serve.flag },
+  (config) =>
+    play(config).pipe(
+      // Served, the demo's tasks stay visible (dashboard, remote commands) until Ctrl-C.
+      Effect.andThen(Option.isSome(config.serve) ? keepServing : Effect.void),
+      Effect.scoped,
+      Effect.provide(Serve.provide(config.serve, NodeTaskManager.layerWith(managerConfig)))
+    )
 ).pipe(
   Command.withDescription(
     "Ten seconds of real processes: success, failure, timeout, a SIGTERM-ignoring process, queued tasks, revokes"

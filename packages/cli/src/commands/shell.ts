@@ -22,6 +22,7 @@ import * as Flags from "../flags.js"
 import * as Color from "../render/color.js"
 import * as Live from "../render/live.js"
 import * as Tasks from "../render/tasks.js"
+import * as Serve from "../serve.js"
 import * as Complete from "../shell/complete.js"
 import * as Decoder from "../shell/decoder.js"
 import * as Editor from "../shell/editor.js"
@@ -690,11 +691,11 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
 /** The `shell` command. */
 export const command = Command.make(
   "shell",
-  { grace: Flags.grace },
+  { grace: Flags.grace, serve: Serve.flag },
   (config) =>
     session(config).pipe(
       Effect.scoped,
-      Effect.provide(NodeTaskManager.layerWith({ grace: config.grace, guardian: true }))
+      Effect.provide(Serve.provide(config.serve, NodeTaskManager.layerWith({ grace: config.grace, guardian: true })))
     )
 ).pipe(
   Command.withDescription(

@@ -78,6 +78,8 @@ export interface Running {
   readonly waitFor: (text: string, timeout?: number) => Promise<void>
   readonly kill: (signal: NodeJS.Signals) => void
   readonly done: Promise<Result>
+  /** Its standard input, when started with `stdio: ["pipe", ...]`. */
+  readonly stdin: NodeJS.WritableStream | null
 }
 
 /** Starts `tasks <args>` with the given environment. */
@@ -128,7 +130,8 @@ export const start = (args: ReadonlyArray<string>, environment: NodeJS.ProcessEn
         check()
       }),
     kill: (signal) => child.kill(signal),
-    done
+    done,
+    stdin: child.stdin
   }
   return running
 }
