@@ -115,12 +115,6 @@ describe("tasks ls | show | logs", () => {
     () =>
       live(Effect.gen(function*() {
         const { tasks, server } = yield* served()
-        const oneLine = (result: { code: number | null; stdout: string; stderr: string }, text: string) => {
-          expect(result.code).toBe(1)
-          expect(result.stdout).toBe("")
-          expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
-          expect(result.stderr).toContain(text)
-        }
         const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string | undefined>, string]> = [
           [["show", "42"], {}, "no task with id 42"],
           [["logs", "42"], {}, "no task with id 42"],
@@ -291,6 +285,14 @@ describe("tasks demo --serve and tasks shell --serve", () => {
       yield* Effect.promise(() => shell.done)
     }), 180_000)
 })
+
+/** A failed run: exit 1, nothing on stdout, one line on stderr that says `text`. */
+const oneLine = (result: { code: number | null; stdout: string; stderr: string }, text: string) => {
+  expect(result.code).toBe(1)
+  expect(result.stdout).toBe("")
+  expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
+  expect(result.stderr).toContain(text)
+}
 
 /** Waits until each task has started its process. */
 const waitForProcesses = (tm: TaskManager["Service"], ids: ReadonlyArray<TaskId>) =>

@@ -87,9 +87,10 @@ export const ls = Command.make("ls", common, (config) =>
       Terminal.stdout.write(records.length === 0 ? "no tasks yet\n" : `${table(records, false)}\n`)
     }))).pipe(Command.withDescription("List the tasks of a served manager (the table of `tasks shell`'s jobs)"))
 
+const time = (millis: number | undefined) => millis === undefined ? "-" : new Date(millis).toISOString()
+
 const detail = (record: TrackedTask.TrackedTaskJson, p: Color.Palette): Array<string> => {
   const lines: Array<string> = []
-  const time = (millis: number | undefined) => millis === undefined ? "-" : new Date(millis).toISOString()
   lines.push(
     "",
     `${p.dim("submitted")} ${time(record.submittedAt)}  ${p.dim("started")} ${time(record.startedAt)}  ${
@@ -103,7 +104,7 @@ const detail = (record: TrackedTask.TrackedTaskJson, p: Color.Palette): Array<st
   }
   // The error, without its stack frames; a command's failure is already said by its process's outcome.
   const error = (record.error ?? "").split("\n").filter((line) => !/^\s+at /.test(line) && line.trim() !== "")
-  if (error.length > 0 && !/^CommandFailed: /.test(error[0]!)) {
+  if (error.length > 0 && !error[0]!.startsWith("CommandFailed: ")) {
     lines.push(p.dim("error"), ...error.map((line) => `  ${p.red(Color.sanitize(line))}`))
   }
   return lines
