@@ -208,6 +208,7 @@ const resync = () => api("/api/tasks").then(replaceTasks).catch(() => undefined)
 /** @param {string} state @param {string} [label] */
 const setStatus = (state, label) => {
   view.status.dataset["state"] = state
+  document.body.dataset["connection"] = state
   const text = view.status.querySelector(".label")
   if (text) {
     text.textContent = label
