@@ -359,3 +359,32 @@ describe("the OpenAPI document and the typed client", () => {
       expect(refused._tag).toBe("Unauthorized")
     }).pipe(scoped))
 })
+
+describe("GET / (the dashboard)", () => {
+  it.live("serves the page and its assets without a token, under a strict content security policy", () =>
+    Effect.gen(function*() {
+      const { server } = yield* serve()
+      const page = yield* request(server.connect, "/", { auth: false })
+      expect(page.status).toBe(200)
+      expect(page.headers["content-type"]).toBe("text/html; charset=utf-8")
+      expect(page.text).toContain("<title>effect-tasks</title>")
+      expect(page.headers["content-security-policy"]).toContain("default-src 'none'")
+      expect(page.headers["content-security-policy"]).toContain("script-src 'self'")
+      expect(page.headers["content-security-policy"]).toContain("frame-ancestors 'none'")
+      expect(page.headers["x-content-type-options"]).toBe("nosniff")
+      expect(page.headers["referrer-policy"]).toBe("no-referrer")
+      for (
+        const [path, type] of [["/dashboard.js", "text/javascript"], ["/dashboard.css", "text/css"], [
+          "/favicon.svg",
+          "image/svg+xml"
+        ]] as const
+      ) {
+        const asset = yield* request(server.connect, path, { auth: false })
+        expect(asset.status, path).toBe(200)
+        expect(asset.headers["content-type"], path).toContain(type)
+      }
+      // Everything else needs the token, even a path that does not exist.
+      expect((yield* request(server.connect, "/index.html", { auth: false })).status).toBe(401)
+      expect((yield* request(server.connect, "/dashboard.js?x", { auth: false })).status).toBe(200)
+    }).pipe(scoped))
+})
