@@ -15,6 +15,7 @@ import { b4 } from "./b4-spawn.js"
 import { b5 } from "./b5-revoke-latency.js"
 import { b6 } from "./b6-escalation.js"
 import { b7 } from "./b7-mass-revoke.js"
+import { b9 } from "./b9-remote.js"
 import type { Benchmark } from "./benchmark.js"
 import { canCollect } from "./harness.js"
 import { withLoad } from "./load.js"
@@ -30,7 +31,7 @@ import {
   summaryTable
 } from "./report.js"
 
-const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7]
+const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7, b9]
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const docsDir = join(packageDir, "..", "..", "docs")
@@ -39,6 +40,7 @@ const PACKAGES = [
   "@effect/platform-node",
   "@effect-tasks/core",
   "@effect-tasks/node",
+  "@effect-tasks/server",
   "execa",
   "p-queue",
   "tree-kill"
