@@ -60,6 +60,10 @@ interface Served {
   readonly close: () => Promise<void>
 }
 
+/** Runs an effect of a test (a task body needs a spawner in its type; the task gets the manager's). */
+const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
+  Effect.runPromise(effect.pipe(Effect.provide(NodeServices.layer)) as Effect.Effect<A, E>)
+
 const startServer = async (port = 0, manager: NodeTaskManager.NodeTaskManagerConfig = {}): Promise<Served> => {
   const scope = await Effect.runPromise(Scope.make())
   const layer = TaskServer.layer({ port, token: TOKEN }).pipe(
@@ -67,8 +71,6 @@ const startServer = async (port = 0, manager: NodeTaskManager.NodeTaskManagerCon
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const server = Context.get(context, TaskServer.TaskServer)
-  const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
-    Effect.runPromise(effect.pipe(Effect.provide(NodeServices.layer)) as Effect.Effect<A, E>)
   return {
     url: server.connect,
     port: Number(new URL(server.connect).port),
