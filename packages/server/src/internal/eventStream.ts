@@ -16,10 +16,24 @@ const encoder = new TextEncoder()
 /** The interval of the keep-alive comment. */
 export const heartbeat = "15 seconds"
 
+/**
+ * One event's message. The manager hands the same event object to every subscriber, so it is encoded once
+ * however many clients are connected.
+ */
+const messages = new WeakMap<TaskEvent.TaskEvent, string>()
+const message = (event: TaskEvent.TaskEvent): string => {
+  let text = messages.get(event)
+  if (text === undefined) {
+    text = `data: ${TaskEvent.toJsonString(event)}\n\n`
+    messages.set(event, text)
+  }
+  return text
+}
+
 /** Renders events as SSE messages, one chunk of events as one write. */
 const render = (events: ReadonlyArray<TaskEvent.TaskEvent>): Uint8Array => {
   let text = ""
-  for (const event of events) text += `data: ${TaskEvent.toJsonString(event)}\n\n`
+  for (const event of events) text += message(event)
   return encoder.encode(text)
 }
 
