@@ -88,22 +88,23 @@ export class TaskClient extends Context.Service<TaskClient, Client>()("@effect-t
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: ConnectOptions): Effect.Effect<Client, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const target = parseTarget(options.connect)
-    const token = Redacted.isRedacted(options.token) ? Redacted.value(options.token) : options.token
-    const http = NodeHttpClient.layerNodeHttpOptions(
-      target._tag === "Socket" ? { socketPath: target.path, keepAlive: true } : { keepAlive: true }
-    )
-    const authorization = HttpApiMiddleware.layerClient(
-      Authorization,
-      ({ next, request }) => next(HttpClientRequest.bearerToken(request, token))
-    )
-    const services = yield* Layer.build(Layer.mergeAll(http, authorization))
-    return yield* HttpApiClient.make(Api, {
-      baseUrl: target._tag === "Socket" ? "http://localhost" : target.url
-    }).pipe(Effect.provideContext(services))
-  })
+export const make: (options: ConnectOptions) => Effect.Effect<Client, never, Scope.Scope> = Effect.fn(
+  "TaskClient.make"
+)(function*(options: ConnectOptions) {
+  const target = parseTarget(options.connect)
+  const token = Redacted.isRedacted(options.token) ? Redacted.value(options.token) : options.token
+  const http = NodeHttpClient.layerNodeHttpOptions(
+    target._tag === "Socket" ? { socketPath: target.path, keepAlive: true } : { keepAlive: true }
+  )
+  const authorization = HttpApiMiddleware.layerClient(
+    Authorization,
+    ({ next, request }) => next(HttpClientRequest.bearerToken(request, token))
+  )
+  const services = yield* Layer.build(Layer.mergeAll(http, authorization))
+  return yield* HttpApiClient.make(Api, {
+    baseUrl: target._tag === "Socket" ? "http://localhost" : target.url
+  }).pipe(Effect.provideContext(services))
+})
 
 /**
  * The client as a layer.
