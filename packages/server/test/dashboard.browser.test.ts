@@ -225,7 +225,12 @@ describe.skipIf(!runBrowser)("the dashboard in chromium", () => {
     try {
       const { tm } = served
       const m = mark()
-      await served.run(tm.submit(sh("echo built"), { name: "compile", mode: "build" }))
+      await served.run(
+        tm.submit(sh("echo '<b>not bold</b>'"), {
+          name: "compile <img src=x onerror=\"window.pwned=1\">",
+          mode: "build"
+        })
+      )
       await served.run(tm.submit(sh("exit 1"), { name: "lint", mode: "check" }))
       const runner = await served.run(tm.submit(sh(markedScript(m, "echo serving; sleep 1000")), {
         name: "dev-server",
@@ -237,6 +242,15 @@ describe.skipIf(!runBrowser)("the dashboard in chromium", () => {
       await signIn(dark.page)
       await waitForState(dark.page, runner.id, "RUNNING")
       await waitForState(dark.page, 2, "FAILURE")
+      // Task names and output are text, never markup.
+      expect(await dark.page.locator("#rows tr[data-id=\"1\"] .c-name").textContent()).toBe(
+        "compile <img src=x onerror=\"window.pwned=1\">"
+      )
+      expect(await dark.page.evaluate(() => document.querySelectorAll("#rows img").length)).toBe(0)
+      await dark.page.locator("#rows tr[data-id=\"1\"] .c-name").click()
+      await dark.page.waitForFunction(() => (document.querySelector("#output")?.textContent ?? "").includes("<b>"))
+      expect(await dark.page.evaluate(() => document.querySelectorAll("#output b").length)).toBe(0)
+      expect(await dark.page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined()
       const background = await dark.page.evaluate(() => getComputedStyle(document.body).backgroundColor)
       expect(background).toBe("rgb(13, 15, 18)")
       await dark.page.locator(".chip[data-state=\"FAILURE\"]").click()
