@@ -280,8 +280,8 @@ export const b9: Benchmark = {
         ],
         rows,
         notes: [
-          `The revoke rows include the grace-free kill of the tree (SIGTERM, then waiting until the shell and both`
-          + " sleeps are gone), as in B5; the difference between the two is what the API adds.",
+          "The revoke rows include stopping the tree (SIGTERM, which the shell and both sleeps obey at once, and"
+          + " waiting until all three are gone), as in B5; the difference between the two is what the API adds.",
           `Events per second divide ${TASKS * 3} events (TaskSubmitted, TaskStarted, TaskFinished per task) times the`
           + " number of clients by the wall time of the round. The tasks do nothing, so the events come as one burst"
           + " and the figure is what the stream delivers, not how fast tasks finish. The clients run in the server's"
