@@ -7,12 +7,13 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 const alias = {
   "@effect-tasks/core": src("core"),
   "@effect-tasks/node": src("node"),
-  "@effect-tasks/server": src("server")
+  "@effect-tasks/server": src("server"),
+  "@effect-tasks/cluster": src("cluster")
 }
 
 export default defineConfig({
   test: {
-    projects: ["core", "node", "server", "cli", "bench"].map((name) => ({
+    projects: ["core", "node", "server", "cluster", "cli", "bench"].map((name) => ({
       resolve: { alias },
       test: {
         name,

@@ -1,0 +1,174 @@
+/**
+ * An Effect `SqlClient` over Node 24's built-in `node:sqlite`, correct for several processes sharing one
+ * database file: `busy_timeout` is set before the switch to WAL (so a second process opening the file waits
+ * for the first one's switch instead of failing), and every transaction starts with `BEGIN IMMEDIATE`, which
+ * takes the write lock up front (a deferred transaction that reads first and writes later can fail with
+ * SQLITE_BUSY half-way, which no busy timeout can fix).
+ *
+ * One process holds one connection. Statements and transactions of the process take turns on it (a
+ * semaphore), so a statement of one fiber never lands inside another fiber's open transaction.
+ *
+ * Written for effect-tasks because no released Effect SQLite driver loads with effect 4.1; replace it with
+ * the upstream driver once one ships.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
+import * as SqlClient from "effect/sql/SqlClient"
+import type * as SqlConnection from "effect/sql/SqlConnection"
+import { ConnectionError, SqlError, UniqueViolation, UnknownError } from "effect/sql/SqlError"
+import * as Statement from "effect/sql/Statement"
+import { DatabaseSync, type StatementSync } from "node:sqlite"
+
+/**
+ * Settings of a SQLite client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqliteClientConfig {
+  /** The database file (created if missing), or `":memory:"`. */
+  readonly filename: string
+  /** How long a statement waits for another process's write lock before failing. Default 5000 ms. */
+  readonly busyTimeoutMillis?: number | undefined
+  /** Prepared statements kept per connection. Default 200. */
+  readonly statementCacheSize?: number | undefined
+}
+
+const sqlError = (cause: unknown, operation: string): SqlError => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  const code = (cause as { errcode?: number } | undefined)?.errcode
+  // 2067 SQLITE_CONSTRAINT_UNIQUE, 1555 SQLITE_CONSTRAINT_PRIMARYKEY; 5 BUSY and 6 LOCKED are retryable.
+  if (code === 2067 || code === 1555) return new SqlError({ reason: new UniqueViolation({ cause, message, operation, constraint: message }) })
+  if (code === 5 || code === 6 || (code !== undefined && (code & 0xff) === 5)) {
+    return new SqlError({ reason: new ConnectionError({ cause, message, operation }) })
+  }
+  return new SqlError({ reason: new UnknownError({ cause, message, operation }) })
+}
+
+/** SQLite binds null, numbers, bigints, strings and bytes; everything else is converted here. */
+const bindable = (value: unknown): null | number | bigint | string | Uint8Array => {
+  switch (typeof value) {
+    case "undefined":
+      return null
+    case "boolean":
+      return value ? 1 : 0
+    case "number":
+    case "bigint":
+    case "string":
+      return value
+    default:
+      if (value === null || value instanceof Uint8Array) return value
+      if (value instanceof Date) return value.toISOString()
+      return JSON.stringify(value)
+  }
+}
+
+const openDatabase = (config: SqliteClientConfig): DatabaseSync => {
+  const db = new DatabaseSync(config.filename)
+  // Order matters: without a busy timeout, a second process opening the file while the first one switches
+  // to WAL gets SQLITE_BUSY at once.
+  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMillis ?? 5000))}`)
+  if (config.filename !== ":memory:") db.exec("PRAGMA journal_mode = WAL")
+  db.exec("PRAGMA synchronous = NORMAL")
+  return db
+}
+
+const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Connection => {
+  const cache = new Map<string, StatementSync>()
+  const prepare = (sql: string): StatementSync => {
+    let statement = cache.get(sql)
+    if (statement !== undefined) {
+      // Re-insert so the map's order is least recently used first.
+      cache.delete(sql)
+      cache.set(sql, statement)
+      return statement
+    }
+    statement = db.prepare(sql)
+    cache.set(sql, statement)
+    if (cache.size > cacheSize) cache.delete(cache.keys().next().value!)
+    return statement
+  }
+  const rows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean, prepared: boolean) =>
+    Effect.try({
+      try: () => {
+        const statement = prepared ? prepare(sql) : db.prepare(sql)
+        const args = params.map(bindable)
+        if (statement.columns().length === 0) {
+          statement.run(...args)
+          return [] as Array<any>
+        }
+        statement.setReturnArrays(arrays)
+        return statement.all(...args) as Array<any>
+      },
+      catch: (cause) => sqlError(cause, "execute")
+    })
+  const withTransform = (
+    effect: Effect.Effect<ReadonlyArray<any>, SqlError>,
+    transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+  ) => transformRows === undefined ? effect : Effect.map(effect, transformRows)
+  return {
+    execute: (sql, params, transformRows) => withTransform(rows(sql, params, false, true), transformRows),
+    executeRaw: (sql, params) => rows(sql, params, false, true),
+    executeValues: (sql, params) => rows(sql, params, true, true),
+    executeValuesUnprepared: (sql, params) => rows(sql, params, true, false),
+    executeUnprepared: (sql, params, transformRows) => {
+      if (params.length === 0 && !/^\s*(select|with|pragma|values)\b/i.test(sql) && !/\breturning\b/i.test(sql)) {
+        // Several statements at once (migrations, transaction control) go through `exec`.
+        return Effect.try({
+          try: () => {
+            db.exec(sql)
+            return [] as Array<any>
+          },
+          catch: (cause) => sqlError(cause, "execute")
+        })
+      }
+      return withTransform(rows(sql, params, false, false), transformRows)
+    },
+    executeStream: (sql, params, transformRows) =>
+      Stream.fromIterableEffect(withTransform(rows(sql, params, false, true), transformRows))
+  }
+}
+
+/**
+ * Opens the database and builds the client; the connection closes with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  config: SqliteClientConfig
+): Effect.Effect<SqlClient.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const db = yield* Effect.acquireRelease(
+      Effect.try({ try: () => openDatabase(config), catch: (cause) => sqlError(cause, "open") }),
+      (db) => Effect.sync(() => db.isOpen && db.close())
+    )
+    const connection = makeConnection(db, config.statementCacheSize ?? 200)
+    const acquirers = SqlClient.makeSqliteAcquirers({
+      connection: Effect.succeed(connection),
+      semaphore: Semaphore.makeUnsafe(1),
+      isTransaction: () => db.isTransaction
+    })
+    return yield* SqlClient.make({
+      ...acquirers,
+      compiler: Statement.makeCompilerSqlite(),
+      driver: "node:sqlite",
+      spanAttributes: [["db.system.name", "sqlite"]],
+      beginTransaction: "BEGIN IMMEDIATE"
+    })
+  })
+
+/**
+ * The client as a layer (with its own `Reactivity`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (config: SqliteClientConfig): Layer.Layer<SqlClient.SqlClient, SqlError> =>
+  Layer.effect(SqlClient.SqlClient, make(config)).pipe(Layer.provide(Reactivity.layer))
