@@ -5,7 +5,7 @@
  * survivor settling it as lost) can never both win, and the events tell what happened, once, in order.
  */
 import type { ProcessInfo, Revocation, TaskState } from "@effect-tasks/core"
-import { TaskId } from "@effect-tasks/core"
+import type { TaskId } from "@effect-tasks/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { SqlError } from "effect/sql/SqlError"
@@ -46,6 +46,9 @@ interface AttemptRow {
   readonly error: string | null
 }
 
+/** Ids come from the database's own sequence. */
+const asTaskId = (n: number): TaskId => n as TaskId
+
 const num = (value: number | string): number => typeof value === "number" ? value : Number(value)
 const optNum = (value: number | string | null): number | undefined => value === null ? undefined : num(value)
 
@@ -62,7 +65,7 @@ const toRecord = (row: TaskRow, attempts: ReadonlyArray<Attempt>): ClusterTask =
   const startedAt = optNum(row.started_at)
   const finishedAt = optNum(row.finished_at)
   return {
-    id: TaskId.make(num(row.id)),
+    id: asTaskId(num(row.id)),
     name: row.name,
     job: row.job,
     state: row.state,
@@ -178,7 +181,7 @@ export const make = (db: Database) => {
         const found = yield* sql<{ id: number | string; job: string; payload: string }>`
           SELECT id, job, payload FROM effect_tasks_tasks WHERE idempotency_key = ${task.idempotencyKey}`
         const row = found[0]
-        if (row !== undefined) return { id: TaskId.make(num(row.id)), existing: true, job: row.job, payload: row.payload }
+        if (row !== undefined) return { id: asTaskId(num(row.id)), existing: true, job: row.job, payload: row.payload }
       }
       const rows = yield* sql<{ id: number | string }>`
         INSERT INTO effect_tasks_tasks
@@ -186,7 +189,7 @@ export const make = (db: Database) => {
         VALUES (${task.name ?? ""}, ${task.job}, ${task.payload}, 'QUEUED', ${task.maxAttempts},
           ${task.idempotencyKey ?? null}, ${task.at}, ${task.timeoutMillis ?? null}, ${task.graceMillis ?? null})
         RETURNING id`
-      const id = TaskId.make(num(rows[0]!.id))
+      const id = asTaskId(num(rows[0]!.id))
       const name = task.name ?? `task-${id}`
       if (task.name === undefined) yield* sql`UPDATE effect_tasks_tasks SET name = ${name} WHERE id = ${id}`
       yield* appendEvent(id, { _tag: "TaskSubmitted", id, name, mode: task.job, state: "QUEUED", at: task.at })
@@ -195,11 +198,11 @@ export const make = (db: Database) => {
     }))
 
   /** QUEUED task ids, oldest first. */
-  const queued = (limit: number) =>
+  const queued = (limit: number, jobs: ReadonlyArray<string>) =>
     Effect.map(
       sql<{ id: number | string }>`
-        SELECT id FROM effect_tasks_tasks WHERE state = 'QUEUED' ORDER BY id LIMIT ${limit}`,
-      (rows) => rows.map((row) => TaskId.make(num(row.id)))
+        SELECT id FROM effect_tasks_tasks WHERE state = 'QUEUED' AND ${sql.in("job", jobs)} ORDER BY id LIMIT ${limit}`,
+      (rows) => rows.map((row) => asTaskId(num(row.id)))
     )
 
   /** Starts the next attempt of each QUEUED task among `ids` on this runner; returns those it won. */
@@ -330,7 +333,7 @@ export const make = (db: Database) => {
       const rows = yield* sql<TaskRow>`SELECT * FROM effect_tasks_tasks WHERE id = ${id}`
       const row = rows[0]
       if (row === undefined) return false
-      const taskId = TaskId.make(num(row.id))
+      const taskId = asTaskId(num(row.id))
       if (row.state === "QUEUED") {
         yield* sql`
           UPDATE effect_tasks_tasks
@@ -441,7 +444,7 @@ export const make = (db: Database) => {
         SELECT id, attempt FROM effect_tasks_tasks WHERE incarnation = ${incarnation} AND state = 'RUNNING'`
       let settled = 0
       for (const row of running) {
-        if (yield* settleLost(TaskId.make(num(row.id)), num(row.attempt), incarnation, runner, reason, at)) settled++
+        if (yield* settleLost(asTaskId(num(row.id)), num(row.attempt), incarnation, runner, reason, at)) settled++
       }
       return settled
     })
@@ -491,7 +494,7 @@ export const make = (db: Database) => {
       for (const row of stray) {
         const done = yield* db.write(
           Effect.tap(
-            settleLost(TaskId.make(num(row.id)), num(row.attempt), row.incarnation, row.runner, "lost", at),
+            settleLost(asTaskId(num(row.id)), num(row.attempt), row.incarnation, row.runner, "lost", at),
             (changed) => changed ? db.notify : Effect.void
           )
         )
@@ -506,7 +509,7 @@ export const make = (db: Database) => {
       sql<{ id: number | string; revocation: string }>`
         SELECT id, revocation FROM effect_tasks_tasks
         WHERE incarnation = ${incarnation} AND state = 'RUNNING' AND revocation IS NOT NULL`,
-      (rows) => rows.map((row) => ({ id: TaskId.make(num(row.id)), revocation: JSON.parse(row.revocation) as Revocation }))
+      (rows) => rows.map((row) => ({ id: asTaskId(num(row.id)), revocation: JSON.parse(row.revocation) as Revocation }))
     )
 
   /** Drops the oldest terminal tasks beyond `retain`, their attempts, and the events before the oldest kept. */
