@@ -8,6 +8,7 @@
  */
 import { CliConfig, type CliError, CliOutput, Command, GlobalFlag } from "effect/cli"
 import * as Effect from "effect/Effect"
+import * as Cluster from "./commands/cluster/index.js"
 import * as Demo from "./commands/demo.js"
 import * as Reap from "./commands/reap.js"
 import * as Remote from "./commands/remote.js"
@@ -21,7 +22,14 @@ export const root = Command.make("tasks").pipe(
   Command.withDescription(
     "Tracked background tasks on real processes: revoke gracefully, kill whole process trees, leave no orphans"
   ),
-  Command.withSubcommands([Demo.command, Shell.command, Run.command, Reap.command, ...Remote.commands])
+  Command.withSubcommands([
+    Demo.command,
+    Shell.command,
+    Run.command,
+    Reap.command,
+    ...Remote.commands,
+    Cluster.command
+  ])
 )
 
 /** The one-line form of a parse error: `tasks run: invalid duration "5x" ... (see tasks run --help)`. */

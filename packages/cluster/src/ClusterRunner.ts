@@ -212,6 +212,9 @@ const make = <R>(config: RunnerConfig<R>) =>
     for (const handler of config.jobs ?? []) handlers.set(handler.job.name, handler)
     const now = () => Date.now()
     const runnerScope = yield* Effect.scope
+    // Everything the runner forks lives here. The scope is made before the drain finalizer is added, so it
+    // closes after the drain: a fiber forked later straight into `runnerScope` would be interrupted before it.
+    const workScope = yield* Scope.fork(runnerScope)
 
     // --- registration and Effect Cluster ---
     const orphaned = yield* store.register(address, incarnation, osHostname(), now()).pipe(
@@ -267,7 +270,7 @@ const make = <R>(config: RunnerConfig<R>) =>
         writerWake.current = Deferred.makeUnsafe<void>()
         while (writes.length > 0) yield* flushOnce
       }
-    }).pipe(Effect.forkIn(runnerScope))
+    }).pipe(Effect.forkIn(workScope))
     const flushed = Effect.gen(function*() {
       while (writes.length > 0) yield* flushOnce
     })
@@ -358,7 +361,7 @@ const make = <R>(config: RunnerConfig<R>) =>
           enqueue(flushTask(entry))
         })
       ),
-      Effect.forkIn(runnerScope)
+      Effect.forkIn(workScope)
     )
 
     // --- starting claimed attempts ---
@@ -395,7 +398,7 @@ const make = <R>(config: RunnerConfig<R>) =>
         running.set(claimed.id, entry)
         byLocal.set(local.id, entry)
         claiming.delete(claimed.id)
-        yield* Effect.forkIn(complete(entry), runnerScope)
+        yield* Effect.forkIn(complete(entry), workScope)
       })
 
     const complete = (entry: Running) =>
@@ -457,14 +460,14 @@ const make = <R>(config: RunnerConfig<R>) =>
         if (candidates.size === 0) yield* sweep
         yield* claimRound
       }
-    }).pipe(Effect.forkIn(runnerScope))
+    }).pipe(Effect.forkIn(workScope))
     yield* Effect.gen(function*() {
       while (true) {
         yield* Effect.sleep(1000)
         yield* sweep
         kickClaims()
       }
-    }).pipe(Effect.forkIn(runnerScope))
+    }).pipe(Effect.forkIn(workScope))
 
     // --- revocations ---
     const applyRevocation = (id: number, revocation: { readonly reason: "user" | "timeout" | "shutdown"; readonly graceful: boolean }) => {
@@ -473,7 +476,7 @@ const make = <R>(config: RunnerConfig<R>) =>
       const previous = entry.revocation
       if (previous !== undefined && (previous.graceful === revocation.graceful || !previous.graceful)) return Effect.void
       entry.revocation = revocation
-      return Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id, { graceful: revocation.graceful })), runnerScope)
+      return Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id, { graceful: revocation.graceful })), workScope)
     }
 
     // --- what the cluster's events tell this runner ---
@@ -508,7 +511,7 @@ const make = <R>(config: RunnerConfig<R>) =>
         yield* Effect.logError(`runner ${address} fences itself: ${why}; stopping its tasks`)
         for (const entry of running.values()) {
           entry.ending = "lost"
-          yield* Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id, { graceful: false })), runnerScope)
+          yield* Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id, { graceful: false })), workScope)
         }
       })
     let lastBeat = performance.now()
@@ -533,7 +536,7 @@ const make = <R>(config: RunnerConfig<R>) =>
         }
         yield* Effect.sleep(heartbeatMillis)
       }
-    }).pipe(Effect.forkIn(runnerScope))
+    }).pipe(Effect.forkIn(workScope))
 
     // --- the lost-runner reaper, revocation reconciliation and retention ---
     let rounds = 0
@@ -546,7 +549,7 @@ const make = <R>(config: RunnerConfig<R>) =>
         for (const r of revocations) yield* applyRevocation(r.id, r.revocation)
         if (++rounds % 30 === 0) yield* Effect.ignore(store.prune(retain))
       }
-    }).pipe(Effect.forkIn(runnerScope))
+    }).pipe(Effect.forkIn(workScope))
 
     // --- drain ---
     const drained = yield* Deferred.make<void>()
@@ -556,16 +559,23 @@ const make = <R>(config: RunnerConfig<R>) =>
       drainStarted = true
       draining = true
       yield* Effect.ignore(store.setRunnerState(address, incarnation, "draining"))
+      yield* Effect.logInfo(`runner ${address} drains: ${running.size} task(s) running, ${drainMillis} ms to finish`)
       // Hand the shards off first, so new tasks start elsewhere while ours finish.
       yield* Scope.close(shardingScope, Exit.void)
+      yield* Effect.logInfo(`runner ${address} handed its shards off`)
       const all = Effect.forEach([...running.values()], (entry) => Deferred.await(entry.done), { discard: true })
-      const finished = yield* Effect.timeoutOption(all, Duration.millis(drainMillis))
+      // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
+      const finished = yield* Effect.timeoutOption(Effect.interruptible(all), Duration.millis(drainMillis))
       if (Option.isNone(finished)) {
-        for (const entry of running.values()) {
-          entry.ending = "drained"
-          yield* Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id)), runnerScope)
-        }
-        yield* Effect.forEach([...running.values()], (entry) => Deferred.await(entry.done), { discard: true })
+        const left = [...running.values()]
+        yield* Effect.logInfo(`runner ${address} stops ${left.length} task(s) still running after the drain time`)
+        for (const entry of left) entry.ending = "drained"
+        // Not forked into the runner's scope: it is closing, and a fork into a closing scope never runs.
+        yield* Effect.forEach(left, (entry) => Effect.ignore(tm.revoke(entry.local.id)), {
+          concurrency: "unbounded",
+          discard: true
+        })
+        yield* Effect.forEach(left, (entry) => Deferred.await(entry.done), { discard: true })
       }
       yield* flushed
       yield* Effect.ignore(store.setRunnerState(address, incarnation, "stopped"))
