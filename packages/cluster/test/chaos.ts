@@ -9,7 +9,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { afterEach, describe, expect, it } from "vitest"
 import { Echo } from "./fixtures/jobs.mjs"
-import { cleanup, eventually, marked, type RunnerProcess, startRunner, stillAlive } from "./helpers.js"
+import { cleanup, eventually, marked, startRunner, stillAlive } from "./helpers.js"
 
 const MARK = "CLUSTER_CHAOS_MARK"
 let markSeq = 0
