@@ -174,6 +174,10 @@ const shardingLayer = (host: string, port: number, shardsPerGroup: number, runne
     runnerAddress: Option.some(RunnerAddress.make(host, port)),
     runnerListenAddress: Option.some(RunnerAddress.make(host, port)),
     shardsPerGroup,
+    // Table leases instead of Postgres advisory locks: after a server restart the advisory lock connection
+    // was seen failing to recover for long, while leases go through the ordinary pool. A dead runner's shards
+    // then move at lease expiry, the same time scale as its tasks are settled.
+    shardLockDisableAdvisory: true,
     // Shards of a dead runner move on the same time scale as its tasks are settled (see docs/cluster.md).
     shardLockExpiration: Duration.millis(runnerTimeoutMillis),
     shardLockRefreshInterval: Duration.millis(Math.max(250, Math.floor(runnerTimeoutMillis / 5))),
@@ -433,7 +437,18 @@ const make = <R>(config: RunnerConfig<R>) =>
       })
 
     // --- claiming QUEUED tasks of our shards ---
-    const claimable = (id: number) => !running.has(id) && !claiming.has(id) && owns(id)
+    // A QUEUED task normally starts on the owner of its shard. One that no runner has started for
+    // `stealAfter` (its shard's owner stuck or gone, shard locks out of order) is taken by whoever sees it:
+    // placement is a preference, starting is a claim in the database, so this cannot start a task twice.
+    const stealAfter = Math.max(2 * runnerTimeoutMillis, 5000)
+    const firstSeen = new Map<number, number>()
+    const claimable = (id: number) => {
+      if (running.has(id) || claiming.has(id)) return false
+      if (owns(id)) return true
+      const seen = firstSeen.get(id)
+      if (seen === undefined) firstSeen.set(id, now())
+      return seen !== undefined && now() - seen > stealAfter
+    }
     const claimRound = Effect.gen(function*() {
       if (draining || fenced) return
       const ids = [...candidates].filter(claimable)
@@ -450,7 +465,10 @@ const make = <R>(config: RunnerConfig<R>) =>
     })
     const sweep = Effect.gen(function*() {
       const known = [...handlers.keys()]
-      const ids = yield* Effect.orElseSucceed(store.queued(1000, known), () => [])
+      const ids = yield* Effect.orElseSucceed(store.queued(1000, known), () => undefined)
+      if (ids === undefined) return
+      const queuedNow = new Set<number>(ids)
+      for (const id of firstSeen.keys()) if (!queuedNow.has(id)) firstSeen.delete(id)
       for (const id of ids) candidates.add(id)
     })
     yield* Effect.gen(function*() {

@@ -3,7 +3,7 @@
  * gets a fresh database on it, and `EFFECT_TASKS_PG_CLUSTER` ("15 NAME") lets a test restart it with
  * `pg_ctlcluster`.
  */
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 
 export const pgUrl = process.env.EFFECT_TASKS_PG_URL
 
@@ -25,11 +25,13 @@ export const freshPgDatabase = async (): Promise<string> => {
   return url.toString()
 }
 
-/** Restarts the server (fast shutdown), when the test was told how. */
-export const restartPg = (): boolean => {
-  const cluster = process.env.EFFECT_TASKS_PG_CLUSTER
-  if (cluster === undefined) return false
-  const [version, name] = cluster.split(" ")
-  execFileSync("pg_ctlcluster", [version!, name!, "restart", "-m", "fast"], { stdio: "pipe" })
-  return true
+/** Whether the test was told how to restart the server. */
+export const canRestartPg = (): boolean => process.env.EFFECT_TASKS_PG_CLUSTER !== undefined
+
+/** Restarts the server (fast shutdown) without blocking this process; resolves once it is back. */
+export const restartPg = (): Promise<void> => {
+  const [version, name] = process.env.EFFECT_TASKS_PG_CLUSTER!.split(" ")
+  return new Promise((resolve, reject) =>
+    execFile("pg_ctlcluster", [version!, name!, "restart", "-m", "fast"], (error) => error ? reject(error) : resolve())
+  )
 }
