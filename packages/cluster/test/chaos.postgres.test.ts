@@ -63,7 +63,7 @@ if (pgUrl !== undefined) {
       } finally {
         await rt.dispose()
       }
-    }, 180_000)
+    }, 240_000)
   })
 } else {
   describe("cluster on Postgres", () => {

@@ -120,7 +120,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
       }
       b.child.kill("SIGTERM")
       await b.exited
-    }, 60_000)
+    }, 240_000)
 
     it("SIGTERM drains a runner: running tasks finish, new ones start elsewhere, the rest settle per policy", async () => {
       const db = await newDb()
@@ -157,7 +157,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
       expect(retried).toMatchObject({ attempt: 2, runner: b.address })
       await run((t) => t.revoke(slowRetry.id))
       void b
-    }, 60_000)
+    }, 240_000)
 
     it("a runner joining while tasks run restarts nothing", async () => {
       const db = await newDb()
@@ -191,7 +191,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
       for (const r of final) expect(r).toMatchObject({ state: "SUCCESS", attempt: 1, runner: a.address })
       await stop
       expect(events).not.toContain("TaskRetrying")
-    }, 60_000)
+    }, 240_000)
 
     it("a duplicate submit with the same idempotency key returns the existing task", async () => {
       const db = await newDb()
@@ -209,7 +209,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
       expect(conflict._tag).toBe("IdempotencyConflict")
       const all = await run((t) => t.list)
       expect(all.filter((r) => r.idempotencyKey === "deploy-42").length).toBe(1)
-    }, 60_000)
+    }, 240_000)
 
     it("a revoke from a third process reaches the owning runner within milliseconds and kills the tree", async () => {
       const db = await newDb()
@@ -230,5 +230,5 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
       // SIGTERM reaches the tree at once: well under the 5 s grace.
       expect(elapsed).toBeLessThan(3000)
       for (const p of procs) expect(stillAlive(p)).toBe(false)
-    }, 60_000)
+    }, 240_000)
   })

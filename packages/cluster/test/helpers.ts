@@ -41,7 +41,7 @@ export interface RunnerProcess {
 const children: Array<ChildProcess> = []
 const cleanups: Array<() => void> = []
 
-/** Starts a runner and resolves once it is up (rejects after 30 s). */
+/** Starts a runner and resolves once it is up (rejects after 90 s). */
 export const startRunner = async (config: Record<string, unknown>): Promise<RunnerProcess> => {
   const port = (config.port as number | undefined) ?? await freePort()
   const full = { host: "127.0.0.1", ...config, port }
@@ -58,7 +58,7 @@ export const startRunner = async (config: Record<string, unknown>): Promise<Runn
   )
   const address = `${full.host}:${port}`
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runner did not start:\n${out}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`runner did not start:\n${out}`)), 90_000)
     const check = () => {
       if (out.includes(`ready ${address}`)) {
         clearTimeout(timer)
