@@ -16,6 +16,7 @@ import { b5 } from "./b5-revoke-latency.js"
 import { b6 } from "./b6-escalation.js"
 import { b7 } from "./b7-mass-revoke.js"
 import { b9 } from "./b9-remote.js"
+import { b10 } from "./b10-cluster.js"
 import type { Benchmark } from "./benchmark.js"
 import { canCollect } from "./harness.js"
 import { withLoad } from "./load.js"
@@ -31,7 +32,7 @@ import {
   summaryTable
 } from "./report.js"
 
-const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7, b9]
+const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7, b9, b10]
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const docsDir = join(packageDir, "..", "..", "docs")
@@ -41,6 +42,8 @@ const PACKAGES = [
   "@effect-tasks/core",
   "@effect-tasks/node",
   "@effect-tasks/server",
+  "@effect-tasks/cluster",
+  "@effect/sql-pg",
   "execa",
   "p-queue",
   "tree-kill"
