@@ -53,6 +53,7 @@ import type { ClusterEvent } from "./ClusterEvent.js"
 import { type InvalidDatabaseUrl, StorageError } from "./ClusterError.js"
 import type { Outcome } from "./ClusterTask.js"
 import * as ClusterTasks from "./ClusterTasks.js"
+import * as Client from "./internal/client.js"
 import * as CommandJob from "./CommandJob.js"
 import * as Database from "./internal/database.js"
 import * as Store from "./internal/store.js"
@@ -89,21 +90,6 @@ export interface RunnerConfig<R = never> {
   readonly guardian?: boolean | undefined
   /** Effect Cluster's shards per group; must be the same on every runner. Default 300. */
   readonly shardsPerGroup?: number | undefined
-}
-
-/**
- * Why a runner stopped on its own: it found itself declared lost (cut off from the database longer than the
- * runner timeout). Its tasks were killed first.
- *
- * @since 0.1.0
- * @category errors
- */
-export class RunnerFenced extends Schema.TaggedError<RunnerFenced>()("RunnerFenced", {
-  runner: Schema.String
-}) {
-  override get message(): string {
-    return `runner ${this.runner} was declared lost by the cluster; its tasks were stopped`
-  }
 }
 
 interface Running {
@@ -205,7 +191,10 @@ const make = <R>(config: RunnerConfig<R>) =>
     const services = yield* Effect.context<R>()
     const host = config.host ?? "localhost"
     const address = `${host}:${config.port}`
-    const incarnation = `${address}/${process.pid}/${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    const newIncarnation = () =>
+      `${address}/${process.pid}/${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    // Replaced when the cluster declared this runner lost and it comes back (see the heartbeat).
+    let incarnation = newIncarnation()
     const heartbeatMillis = millisOf(config.heartbeat, 1000)
     const runnerTimeoutMillis = millisOf(config.runnerTimeout, 5000)
     const drainMillis = millisOf(config.drain, 30_000)
@@ -239,6 +228,7 @@ const make = <R>(config: RunnerConfig<R>) =>
     const running = new Map<number, Running>()
     const claiming = new Set<number>()
     let draining = false
+    let drainStarted = false
     let fenced = false
     const candidates = new Set<number>()
     const wakeClaims = yield* Deferred.make<void>().pipe(Effect.map((d) => ({ current: d })))
@@ -533,7 +523,9 @@ const make = <R>(config: RunnerConfig<R>) =>
         }
       })
     let lastBeat = performance.now()
-    const died = yield* Deferred.make<never, RunnerFenced>()
+    const settleFenced = Effect.forEach([...running.values()], (entry) => Deferred.await(entry.done), {
+      discard: true
+    })
     yield* Effect.gen(function*() {
       while (true) {
         const sent = performance.now()
@@ -542,13 +534,22 @@ const make = <R>(config: RunnerConfig<R>) =>
           Effect.option
         )
         if (Option.isSome(state)) {
-          if (state.value === undefined) {
-            yield* fence("the cluster declared it lost")
-            yield* Effect.forEach([...running.values()], (entry) => Deferred.await(entry.done), { discard: true })
-            yield* Deferred.fail(died, new RunnerFenced({ runner: address }))
-            return
-          }
           lastBeat = sent
+          if (state.value === undefined && !drainStarted) {
+            // Declared lost (we were cut off too long): stop what we run, then come back as a new incarnation.
+            yield* fence("the cluster declared it lost")
+            yield* settleFenced
+            yield* flushed
+            incarnation = newIncarnation()
+            yield* store.register(address, incarnation, osHostname(), now()).pipe(Effect.ignore)
+            yield* Effect.logInfo(`runner ${address} registered again as a new incarnation`)
+            fenced = false
+            kickClaims()
+          } else if (fenced && running.size === 0) {
+            // Fenced by its own deadline, and the database is back before the cluster gave up on it.
+            fenced = false
+            kickClaims()
+          }
         } else if (performance.now() - lastBeat > runnerTimeoutMillis - heartbeatMillis) {
           yield* fence(`no heartbeat for ${Math.round(performance.now() - lastBeat)} ms`)
         }
@@ -571,7 +572,6 @@ const make = <R>(config: RunnerConfig<R>) =>
 
     // --- drain ---
     const drained = yield* Deferred.make<void>()
-    let drainStarted = false
     const drain = Effect.gen(function*() {
       if (drainStarted) return yield* Deferred.await(drained)
       drainStarted = true
@@ -603,7 +603,7 @@ const make = <R>(config: RunnerConfig<R>) =>
 
     yield* Effect.logInfo(`runner ${address} is up`)
     kickClaims()
-    return { drain, died: Deferred.await(died) }
+    return { drain }
   })
 
 /**
@@ -629,11 +629,11 @@ export const layer = <R = never>(
     ClusterTasks.ClusterTasks,
     Effect.gen(function*() {
       const handle = yield* make(config)
-      return yield* ClusterTasks.make({ onShutdown: handle.drain })
+      return yield* Client.make({ onShutdown: handle.drain })
     })
   )
   return runner.pipe(
     Layer.provide(local),
-    Layer.provide(ClusterTasks.databaseLayer(config.db))
+    Layer.provide(Client.databaseLayer(config.db))
   ) as any
 }

@@ -13,7 +13,11 @@ import { db, renderTasks, withClient } from "./shared.js"
 export const command = Command.make("ls", { db, json: Flags.json }, (config) =>
   withClient(config.db, (tasks) =>
     Effect.map(tasks.list, (list) => {
-      if (config.json) process.stdout.write(`${JSON.stringify(list)}\n`)
+      // Every record carries the contract's fields, null when a task has none yet (no runner while QUEUED).
+      if (config.json) {
+        const rows = list.map((task) => ({ ...task, runner: task.runner ?? null, error: task.error ?? null }))
+        process.stdout.write(`${JSON.stringify(rows)}\n`)
+      }
       else if (list.length === 0) process.stdout.write("no tasks\n")
       else process.stdout.write(`${renderTasks(list, process.stdout.columns).join("\n")}\n`)
     }))).pipe(Command.withDescription("List the cluster's tasks (id, name, state, attempt, runner, error)"))
