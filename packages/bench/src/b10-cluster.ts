@@ -15,9 +15,9 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Benchmark, row } from "./benchmark.js"
 import { Noop, NoopEntity } from "./b10-jobs.js"
 import { rawCluster } from "./b10-runner.js"
+import { type Benchmark, row } from "./benchmark.js"
 import { type Series, stats } from "./harness.js"
 import { type Check, formatNumber, formatRatio, type Row } from "./report.js"
 
@@ -61,7 +61,9 @@ const startRunner = async (mode: "tasks" | "raw", db: string): Promise<ChildProc
 
 const stop = async (children: ReadonlyArray<ChildProcess>) => {
   for (const child of children) child.kill("SIGKILL")
-  await Promise.all(children.map((child) => new Promise((r) => child.exitCode !== null ? r(null) : child.once("exit", r))))
+  await Promise.all(
+    children.map((child) => new Promise((r) => child.exitCode !== null ? r(null) : child.once("exit", r)))
+  )
 }
 
 interface Figures {
@@ -106,11 +108,15 @@ const measureRaw = async (db: string): Promise<Figures> => {
       const measured = await rt.runPromise(Effect.gen(function*() {
         const client = yield* NoopEntity.client
         const started = performance.now()
-        const latencies = yield* Effect.forEach(Array.from({ length: BATCH }, (_, i) => i), (i) =>
-          Effect.suspend(() => {
-            const sent = Date.now()
-            return Effect.map(client(`e${round}-${i % 64}`).Started(), (at) => at - sent)
-          }), { concurrency: 16 })
+        const latencies = yield* Effect.forEach(
+          Array.from({ length: BATCH }, (_, i) => i),
+          (i) =>
+            Effect.suspend(() => {
+              const sent = Date.now()
+              return Effect.map(client(`e${round}-${i % 64}`).Started(), (at) => at - sent)
+            }),
+          { concurrency: 16 }
+        )
         return { elapsed: performance.now() - started, latencies }
       }) as Effect.Effect<{ elapsed: number; latencies: Array<number> }>)
       if (round < 0) continue
@@ -191,7 +197,8 @@ export const b10: Benchmark = {
         const ratio = tasksBatch.stats.median / rawBatch.stats.median
         const perSecond = (BATCH / tasksBatch.stats.median) * 1000
         checks.push({
-          target: `${kind.label}: no-op tasks through two runners within ${TARGET}x of raw Effect Cluster persisted messages`,
+          target:
+            `${kind.label}: no-op tasks through two runners within ${TARGET}x of raw Effect Cluster persisted messages`,
           result: `${formatRatio(ratio)} (${formatNumber(perSecond)} tasks/s against ${
             formatNumber((BATCH / rawBatch.stats.median) * 1000)
           } messages/s)`,

@@ -25,8 +25,12 @@ const tasks = (
   timeout = 120_000
 ): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) =>
-    execFile(node, [bin, ...args], { timeout }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })
+    execFile(
+      node,
+      [bin, ...args],
+      { timeout },
+      (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })
     )
   )
 
@@ -86,7 +90,12 @@ describe("tasks cluster", () => {
     for (const record of listed) {
       for (const field of ["id", "name", "state", "attempt", "runner", "error"]) expect(record).toHaveProperty(field)
     }
-    expect(listed.find((t) => t.id === id)).toMatchObject({ name: "hello", state: "SUCCESS", attempt: 1, runner: address })
+    expect(listed.find((t) => t.id === id)).toMatchObject({
+      name: "hello",
+      state: "SUCCESS",
+      attempt: 1,
+      runner: address
+    })
     expect(listed.find((t) => t.id === slowId)).toMatchObject({ name: "slow", state: "RUNNING", maxAttempts: 3 })
 
     const table = await tasks(["cluster", "ls", "--db", db])

@@ -49,12 +49,12 @@ import * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import { hostname as osHostname } from "node:os"
-import type { ClusterEvent } from "./ClusterEvent.js"
 import { type InvalidDatabaseUrl, StorageError } from "./ClusterError.js"
+import type { ClusterEvent } from "./ClusterEvent.js"
 import type { Outcome } from "./ClusterTask.js"
 import * as ClusterTasks from "./ClusterTasks.js"
-import * as Client from "./internal/client.js"
 import * as CommandJob from "./CommandJob.js"
+import * as Client from "./internal/client.js"
 import * as Database from "./internal/database.js"
 import * as Store from "./internal/store.js"
 import * as Tail from "./internal/tail.js"
@@ -113,6 +113,8 @@ interface Running {
 const OUTPUT_TAIL = 65_536
 
 const asTaskId = (n: number): TaskId => n as TaskId
+
+const now = () => Date.now()
 
 const millisOf = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
@@ -203,7 +205,6 @@ const make = <R>(config: RunnerConfig<R>) =>
     const handlers = new Map<string, Job.Handler<R>>()
     handlers.set(CommandJob.Command.name, CommandJob.handler as Job.Handler<R>)
     for (const handler of config.jobs ?? []) handlers.set(handler.job.name, handler)
-    const now = () => Date.now()
     const runnerScope = yield* Effect.scope
     // Everything the runner forks lives here. The scope is made before the drain finalizer is added, so it
     // closes after the drain: a fiber forked later straight into `runnerScope` would be interrupted before it.
@@ -478,11 +479,16 @@ const make = <R>(config: RunnerConfig<R>) =>
     }).pipe(Effect.forkIn(workScope))
 
     // --- revocations ---
-    const applyRevocation = (id: number, revocation: { readonly reason: "user" | "timeout" | "shutdown"; readonly graceful: boolean }) => {
+    const applyRevocation = (
+      id: number,
+      revocation: { readonly reason: "user" | "timeout" | "shutdown"; readonly graceful: boolean }
+    ) => {
       const entry = running.get(id)
       if (entry === undefined) return Effect.void
       const previous = entry.revocation
-      if (previous !== undefined && (previous.graceful === revocation.graceful || !previous.graceful)) return Effect.void
+      if (previous !== undefined && (previous.graceful === revocation.graceful || !previous.graceful)) {
+        return Effect.void
+      }
       entry.revocation = revocation
       return Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id, { graceful: revocation.graceful })), workScope)
     }

@@ -28,8 +28,14 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type {
+  IdempotencyConflict,
+  InvalidDatabaseUrl,
+  InvalidSubmit,
+  RunnerLost,
+  StorageError
+} from "./ClusterError.js"
 import type { ClusterEvent } from "./ClusterEvent.js"
-import type { IdempotencyConflict, InvalidDatabaseUrl, InvalidSubmit, RunnerLost, StorageError } from "./ClusterError.js"
 import type { ClusterTask } from "./ClusterTask.js"
 import * as Client from "./internal/client.js"
 import type * as Job from "./Job.js"

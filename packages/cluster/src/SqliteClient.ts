@@ -18,11 +18,11 @@ import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlConnection from "effect/sql/SqlConnection"
 import { ConnectionError, SqlError, UniqueViolation, UnknownError } from "effect/sql/SqlError"
 import * as Statement from "effect/sql/Statement"
+import * as Stream from "effect/Stream"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
 
 /**
@@ -44,7 +44,9 @@ const sqlError = (cause: unknown, operation: string): SqlError => {
   const message = cause instanceof Error ? cause.message : String(cause)
   const code = (cause as { errcode?: number } | undefined)?.errcode
   // 2067 SQLITE_CONSTRAINT_UNIQUE, 1555 SQLITE_CONSTRAINT_PRIMARYKEY; 5 BUSY and 6 LOCKED are retryable.
-  if (code === 2067 || code === 1555) return new SqlError({ reason: new UniqueViolation({ cause, message, operation, constraint: message }) })
+  if (code === 2067 || code === 1555) {
+    return new SqlError({ reason: new UniqueViolation({ cause, message, operation, constraint: message }) })
+  }
   if (code === 5 || code === 6 || (code !== undefined && (code & 0xff) === 5)) {
     return new SqlError({ reason: new ConnectionError({ cause, message, operation }) })
   }
@@ -79,6 +81,11 @@ const openDatabase = (config: SqliteClientConfig): DatabaseSync => {
   return db
 }
 
+const withTransform = (
+  effect: Effect.Effect<ReadonlyArray<any>, SqlError>,
+  transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+) => transformRows === undefined ? effect : Effect.map(effect, transformRows)
+
 const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Connection => {
   const cache = new Map<string, StatementSync>()
   const prepare = (sql: string): StatementSync => {
@@ -108,10 +115,6 @@ const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Conn
       },
       catch: (cause) => sqlError(cause, "execute")
     })
-  const withTransform = (
-    effect: Effect.Effect<ReadonlyArray<any>, SqlError>,
-    transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
-  ) => transformRows === undefined ? effect : Effect.map(effect, transformRows)
   return {
     execute: (sql, params, transformRows) => withTransform(rows(sql, params, false, true), transformRows),
     executeRaw: (sql, params) => rows(sql, params, false, true),

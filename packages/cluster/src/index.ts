@@ -6,8 +6,8 @@
  */
 export * as ClusterError from "./ClusterError.js"
 export * as ClusterEvent from "./ClusterEvent.js"
-export * as ClusterTask from "./ClusterTask.js"
 export * as ClusterRunner from "./ClusterRunner.js"
+export * as ClusterTask from "./ClusterTask.js"
 export * as ClusterTasks from "./ClusterTasks.js"
 export * as CommandJob from "./CommandJob.js"
 export * as Job from "./Job.js"

@@ -26,12 +26,12 @@ if (pgUrl !== undefined) {
       try {
         const submitted: Array<number> = []
         let storageErrors = 0
-        let stop = false
+        const control = { stop: false }
         // Load: a stream of submits, before, during and after the restart; a submit the outage fails is
         // reported to its caller (StorageError) and counted, never half-done.
         const load = (async () => {
           let i = 0
-          while (!stop) {
+          while (!control.stop) {
             const job = i % 3 === 0
               ? run((t) => t.submit(CommandJob.Command, { shell: "sleep 1" }, { name: `load-${i}` }))
               : run((t) => t.submit(Echo, { value: String(i) }, { name: `load-${i}` }))
@@ -47,7 +47,7 @@ if (pgUrl !== undefined) {
         await restartPg()
         const during = submitted.length
         await new Promise((r) => setTimeout(r, 3000))
-        stop = true
+        control.stop = true
         await load
         // Submits went on before and after the restart.
         expect(before).toBeGreaterThan(0)

@@ -4,9 +4,10 @@
  * this test process as the client). Each backend is reached through the small adapter below, so a case reads
  * the same for both and asserts the same outcome.
  */
-import { TaskManager, TaskState } from "@effect-tasks/core"
 import { ClusterTasks, CommandJob, type Job } from "@effect-tasks/cluster"
+import { TaskManager, TaskState } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
@@ -24,7 +25,7 @@ interface Row {
 }
 
 interface Backend {
-  readonly submit: (job: Job.Any, payload: unknown, name?: string, grace?: string) => Promise<Row>
+  readonly submit: (job: Job.Any, payload: unknown, name?: string, grace?: Duration.Input) => Promise<Row>
   readonly get: (id: number) => Promise<Row>
   readonly await: (id: number) => Promise<Row>
   readonly revoke: (id: number, graceful?: boolean) => Promise<Row>
@@ -60,22 +61,26 @@ const errorTag = async (promise: Promise<unknown>): Promise<string | undefined> 
   }
 }
 
+const toRow = (
+  task: { id: number; name: string; state: TaskState.TaskState; exit?: unknown; revocation?: Row["revocation"] }
+) => ({
+  id: task.id,
+  name: task.name,
+  state: task.state,
+  error: task.state === "FAILURE" ? String((task.exit as { cause?: unknown })?.cause ?? "") : undefined,
+  revocation: task.revocation
+})
+const handlerOf = (job: Job.Any) => [...handlers, CommandJob.handler].find((h) => h.job.name === job.name)!
+
 const localBackend = (): Backend => {
   const rt = ManagedRuntime.make(NodeTaskManager.layerWith({ guardian: false }))
   const run = <A, E>(f: (tm: TaskManager["Service"]) => Effect.Effect<A, E, any>) =>
     rt.runPromise(Effect.flatMap(TaskManager, f) as Effect.Effect<A, E, any>)
-  const toRow = (task: { id: number; name: string; state: TaskState.TaskState; exit?: unknown; revocation?: Row["revocation"] }) => ({
-    id: task.id,
-    name: task.name,
-    state: task.state,
-    error: task.state === "FAILURE" ? String((task.exit as { cause?: unknown })?.cause ?? "") : undefined,
-    revocation: task.revocation
-  })
-  const handlerOf = (job: Job.Any) =>
-    [...handlers, CommandJob.handler].find((h) => h.job.name === job.name)!
   const backend: Backend = {
     submit: (job, payload, name, grace) =>
-      run((tm) => tm.submit(handlerOf(job).run(payload) as Effect.Effect<unknown, unknown>, { name, grace })).then(toRow),
+      run((tm) => tm.submit(handlerOf(job).run(payload) as Effect.Effect<unknown, unknown>, { name, grace })).then(
+        toRow
+      ),
     get: (id) => run((tm) => tm.get(id)).then(toRow),
     await: (id) => run((tm) => tm.await(id)).then(toRow),
     revoke: (id, graceful) => run((tm) => tm.revoke(id, { graceful: graceful ?? true })).then(toRow),
@@ -176,17 +181,24 @@ const contract = (name: string, make: () => Promise<{ fresh: () => Backend; clos
     it("revoke stops a running command and its tree, and records the revocation", async () => {
       const mark = `c${process.pid}x${++marks}`
       const task = await b.submit(CommandJob.Command, { shell: `export ${MARK}=${mark}; sleep 60 & sleep 60; wait` })
-      const procs = await eventually(() => {
-        // The two sleeps (the shell's own environment predates its `export`).
-        const found = marked(MARK, mark)
-        return found.length >= 2 ? found : undefined
-      }, 30_000, "the command's processes")
+      const procs = await eventually(
+        () => {
+          // The two sleeps (the shell's own environment predates its `export`).
+          const found = marked(MARK, mark)
+          return found.length >= 2 ? found : undefined
+        },
+        30_000,
+        "the command's processes"
+      )
       const done = await b.revoke(task.id)
       expect(done.state).toBe("REVOKED")
       expect(done.revocation).toEqual({ reason: "user", graceful: true })
       for (const p of procs) expect(stillAlive(p)).toBe(false)
       // A terminal task comes back unchanged.
-      expect(await b.revoke(task.id)).toMatchObject({ state: "REVOKED", revocation: { reason: "user", graceful: true } })
+      expect(await b.revoke(task.id)).toMatchObject({
+        state: "REVOKED",
+        revocation: { reason: "user", graceful: true }
+      })
     })
 
     it("a forced revoke kills a command that ignores SIGTERM at once", async () => {
@@ -217,7 +229,7 @@ const contract = (name: string, make: () => Promise<{ fresh: () => Backend; clos
       const c = await b.submit(CommandJob.Command, { shell: "sleep 60" }, "c")
       const active = await b.active()
       const ids = active.map((t) => t.id)
-      expect(ids).toEqual([...ids].sort((x, y) => x - y))
+      expect(ids).toEqual(ids.toSorted((x, y) => x - y))
       expect(ids).toEqual(expect.arrayContaining([a.id, c.id]))
       for (const t of active) expect(TaskState.isActive(t.state)).toBe(true)
       const stopped = await b.revokeAll()

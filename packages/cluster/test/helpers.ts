@@ -76,7 +76,9 @@ export const startRunner = async (config: Record<string, unknown>): Promise<Runn
 
 /** SIGKILLs every runner still running and removes temporary directories. */
 export const cleanup = () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  }
   for (const f of cleanups.splice(0)) f()
 }
 
@@ -119,7 +121,11 @@ export const stillAlive = (p: { pid: number; startTime: number }): boolean => {
 }
 
 /** Polls `check` every 50 ms until it returns a value, or fails after `timeoutMs`. */
-export const eventually = async <A>(check: () => Promise<A | undefined> | A | undefined, timeoutMs: number, what: string) => {
+export const eventually = async <A>(
+  check: () => Promise<A | undefined> | A | undefined,
+  timeoutMs: number,
+  what: string
+) => {
   const deadline = Date.now() + timeoutMs
   while (true) {
     const value = await check()

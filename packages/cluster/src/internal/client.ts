@@ -2,7 +2,14 @@
  * The cluster client behind `ClusterTasks`: SQL through the store, waits and subscriptions through the process's
  * one reader of the events table.
  */
-import { type RevokeOptions, type TaskId, TaskManagerClosed, TaskNotFound, TaskRevoked, TaskState } from "@effect-tasks/core"
+import {
+  type RevokeOptions,
+  type TaskId,
+  TaskManagerClosed,
+  TaskNotFound,
+  TaskRevoked,
+  TaskState
+} from "@effect-tasks/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,8 +20,8 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
-import type { ClusterEvent } from "../ClusterEvent.js"
 import { IdempotencyConflict, InvalidDatabaseUrl, InvalidSubmit, RunnerLost, StorageError } from "../ClusterError.js"
+import type { ClusterEvent } from "../ClusterEvent.js"
 import type { ClusterTask } from "../ClusterTask.js"
 import type { ClusterTasksShape, SubmitOptions, TaskOutputTail } from "../ClusterTasks.js"
 import type * as Job from "../Job.js"
@@ -204,7 +211,9 @@ export const make = (options: {
               concurrency: "unbounded"
             })
         ).pipe(
-          Effect.map((records) => records.flatMap((r) => Option.isSome(r) ? [r.value] : []).toSorted((a, b) => a.id - b.id))
+          Effect.map((records) =>
+            records.flatMap((r) => Option.isSome(r) ? [r.value] : []).toSorted((a, b) => a.id - b.id)
+          )
         ),
       active: list(true),
       list: list(false),
@@ -245,6 +254,4 @@ export const databaseLayer = (url: string): Layer.Layer<Database.DatabaseService
         "SqlError",
         (error) => Layer.effect(Database.DatabaseService, Effect.fail(storage("connect")(error)))
       )
-    )
-  ))
-
+    )))

@@ -238,7 +238,13 @@ export const make = (db: Database) => {
       return won
     }))
 
-  const finishAttempt = (id: TaskId, attempt: number, state: TaskState.TaskState, error: string | undefined, at: number) =>
+  const finishAttempt = (
+    id: TaskId,
+    attempt: number,
+    state: TaskState.TaskState,
+    error: string | undefined,
+    at: number
+  ) =>
     sql`
       UPDATE effect_tasks_attempts SET finished_at = ${at}, state = ${state}, error = ${error ?? null}
       WHERE task_id = ${id} AND attempt = ${attempt}`

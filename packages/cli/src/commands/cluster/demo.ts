@@ -104,91 +104,103 @@ const demo = Effect.gen(function*() {
   yield* Effect.provide(watch(runners, elapsed), ClusterTasks.layer({ db }))
 })
 
-const watch = (runners: Array<Runner>, elapsed: () => string) => Effect.gen(function*() {
-  const tasks = yield* ClusterTasks.ClusterTasks
-  // Wait until every runner holds shards: small probes until each has run one.
-  const serving = new Set<string>()
-  while (serving.size < runners.length) {
-    const probes = yield* Effect.forEach(
-      Array.from({ length: 6 }),
-      () => Effect.flatMap(tasks.submit(CommandJob.Command, { shell: "true" }, { name: "probe" }), (t) => tasks.await(t.id)),
-      { concurrency: "unbounded" }
-    )
-    for (const probe of probes) if (probe.runner !== undefined) serving.add(probe.runner)
-  }
-  yield* say(`${elapsed()}  every runner holds shards; submitting nine tasks`)
-  const mark = `${process.pid}-${Date.now()}`
-  const shell = (seconds: number) => `export ${MARK}=${mark}; sh -c 'sleep ${seconds}' & sleep ${seconds}; wait`
-  const submitted: Array<ClusterTask.ClusterTask> = []
-  for (let i = 1; i <= 3; i++) {
-    submitted.push(yield* tasks.submit(CommandJob.Command, { shell: shell(1.5) }, { name: `build-${i}` }))
-    submitted.push(
-      yield* tasks.submit(CommandJob.Command, { shell: shell(5) }, { name: `render-${i}`, retry: { maxAttempts: 2 } })
-    )
-    submitted.push(yield* tasks.submit(CommandJob.Command, { shell: shell(5) }, { name: `deploy-${i}` }))
-  }
-  const ids = new Set<number>(submitted.map((t) => t.id))
-  let running: ReadonlyArray<ClusterTask.ClusterTask> = []
-  while (true) {
-    running = (yield* tasks.list).filter((t) => ids.has(t.id))
-    if (running.every((t) => t.state === "RUNNING" && t.processes.length > 0)) break
-    yield* Effect.sleep(50)
-  }
-  yield* say(`${elapsed()}  all nine running:`)
-  for (const line of renderTasks(running)) yield* say(`         ${line}`)
-  // The victim: the runner with the most long tasks.
-  const long = running.filter((t) => !t.name.startsWith("build"))
-  const victim = runners.toSorted((a, b) =>
-    long.filter((t) => t.runner === b.address).length - long.filter((t) => t.runner === a.address).length
-  )[0]!
-  const victimTasks = running.filter((t) => t.runner === victim.address)
-  yield* say(
-    `${elapsed()}  SIGKILL runner ${victim.address} (pid ${victim.child.pid}), running ${
-      victimTasks.map((t) => t.name).join(", ")
-    }`
-  )
-  const events = yield* tasks.subscribe.pipe(Effect.orDie)
-  const killedAt = Date.now()
-  victim.child.kill("SIGKILL")
-  yield* Effect.promise(() => victim.exited)
-  runners.splice(runners.indexOf(victim), 1)
-  const names = new Map(submitted.map((t) => [t.id as number, t.name]))
-  let left = ids.size
-  yield* events.pipe(
-    Stream.filter((event) => "id" in event && ids.has(event.id)),
-    Stream.takeUntil((event) => event._tag === "TaskFinished" && --left === 0),
-    Stream.runForEach((event) => {
-      const name = names.get((event as { id: number }).id)
-      const since = `${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`
-      switch (event._tag) {
-        case "TaskRetrying":
-          return say(`${elapsed()}  ${name}: attempt ${event.attempt} lost with ${event.runner}; QUEUED again (${since})`)
-        case "TaskStarted":
-          return event.attempt > 1 ? say(`${elapsed()}  ${name}: attempt ${event.attempt} on ${event.runner}`) : Effect.void
-        case "TaskFinished":
-          return say(
-            `${elapsed()}  ${name}: ${event.state}${event.error === undefined ? "" : ` (${event.error.split("\n")[0]})`}${
-              victimTasks.some((t) => t.id === event.id) ? `, ${since}` : ""
-            }`
-          )
-        default:
-          return Effect.void
+const watch = (runners: Array<Runner>, elapsed: () => string) =>
+  Effect.gen(function*() {
+    const tasks = yield* ClusterTasks.ClusterTasks
+    // Wait until every runner holds shards: small probes until each has run one.
+    const serving = new Set<string>()
+    while (serving.size < runners.length) {
+      const probes = yield* Effect.forEach(
+        Array.from({ length: 6 }),
+        () =>
+          Effect.flatMap(tasks.submit(CommandJob.Command, { shell: "true" }, { name: "probe" }), (t) =>
+            tasks.await(t.id)),
+        { concurrency: "unbounded" }
+      )
+      for (const probe of probes) {
+        if (probe.runner !== undefined) {
+          serving.add(probe.runner)
+        }
       }
-    })
-  )
-  const final = (yield* Effect.orDie(tasks.list)).filter((t) => ids.has(t.id))
-  yield* say(`${elapsed()}  final records:`)
-  for (const line of renderTasks(final)) yield* say(`         ${line}`)
-  const unsettled = final.filter((t) => !TaskState.isTerminal(t.state)).length
-  const alive = markedAlive(mark)
-  yield* say(
-    `\n${alive.length} of the demo's processes still alive (checked in /proc by the ${MARK} marker)` +
-      (unsettled > 0 ? `; ${unsettled} task(s) not settled` : "")
-  )
-  if (alive.length > 0 || unsettled > 0) process.exitCode = 1
-})
+    }
+    yield* say(`${elapsed()}  every runner holds shards; submitting nine tasks`)
+    const mark = `${process.pid}-${Date.now()}`
+    const shell = (seconds: number) =>
+      `export ${MARK}=${mark}; sh -c 'sleep ${seconds}' & sleep ${seconds}; wait`
+    const submitted: Array<ClusterTask.ClusterTask> = []
+    for (let i = 1; i <= 3; i++) {
+      submitted.push(yield* tasks.submit(CommandJob.Command, { shell: shell(1.5) }, { name: `build-${i}` }))
+      submitted.push(
+        yield* tasks.submit(CommandJob.Command, { shell: shell(5) }, { name: `render-${i}`, retry: { maxAttempts: 2 } })
+      )
+      submitted.push(yield* tasks.submit(CommandJob.Command, { shell: shell(5) }, { name: `deploy-${i}` }))
+    }
+    const ids = new Set<number>(submitted.map((t) => t.id))
+    let running: ReadonlyArray<ClusterTask.ClusterTask> = []
+    while (true) {
+      running = (yield* tasks.list).filter((t) => ids.has(t.id))
+      if (running.every((t) => t.state === "RUNNING" && t.processes.length > 0)) break
+      yield* Effect.sleep(50)
+    }
+    yield* say(`${elapsed()}  all nine running:`)
+    for (const line of renderTasks(running)) yield* say(`         ${line}`)
+    // The victim: the runner with the most long tasks.
+    const long = running.filter((t) => !t.name.startsWith("build"))
+    const victim = runners.toSorted((a, b) =>
+      long.filter((t) => t.runner === b.address).length - long.filter((t) => t.runner === a.address).length
+    )[0]!
+    const victimTasks = running.filter((t) => t.runner === victim.address)
+    yield* say(
+      `${elapsed()}  SIGKILL runner ${victim.address} (pid ${victim.child.pid}), running ${
+        victimTasks.map((t) => t.name).join(", ")
+      }`
+    )
+    const events = yield* tasks.subscribe.pipe(Effect.orDie)
+    const killedAt = Date.now()
+    victim.child.kill("SIGKILL")
+    yield* Effect.promise(() => victim.exited)
+    runners.splice(runners.indexOf(victim), 1)
+    const names = new Map(submitted.map((t) => [t.id as number, t.name]))
+    let left = ids.size
+    yield* events.pipe(
+      Stream.filter((event) => "id" in event && ids.has(event.id)),
+      Stream.takeUntil((event) => event._tag === "TaskFinished" && --left === 0),
+      Stream.runForEach((event) => {
+        const name = names.get((event as { id: number }).id)
+        const since = `${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`
+        switch (event._tag) {
+          case "TaskRetrying":
+            return say(
+              `${elapsed()}  ${name}: attempt ${event.attempt} lost with ${event.runner}; QUEUED again (${since})`
+            )
+          case "TaskStarted":
+            return event.attempt > 1
+              ? say(`${elapsed()}  ${name}: attempt ${event.attempt} on ${event.runner}`)
+              : Effect.void
+          case "TaskFinished":
+            return say(
+              `${elapsed()}  ${name}: ${event.state}${
+                event.error === undefined ? "" : ` (${event.error.split("\n")[0]})`
+              }${victimTasks.some((t) => t.id === event.id) ? `, ${since}` : ""}`
+            )
+          default:
+            return Effect.void
+        }
+      })
+    )
+    const final = (yield* Effect.orDie(tasks.list)).filter((t) => ids.has(t.id))
+    yield* say(`${elapsed()}  final records:`)
+    for (const line of renderTasks(final)) yield* say(`         ${line}`)
+    const unsettled = final.filter((t) => !TaskState.isTerminal(t.state)).length
+    const alive = markedAlive(mark)
+    yield* say(
+      `\n${alive.length} of the demo's processes still alive (checked in /proc by the ${MARK} marker)` +
+        (unsettled > 0 ? `; ${unsettled} task(s) not settled` : "")
+    )
+    if (alive.length > 0 || unsettled > 0) process.exitCode = 1
+  })
 
 /** The `cluster demo` command. */
 export const command = Command.make("demo", {}, () => Effect.scoped(demo)).pipe(
-    Command.withDescription("Three runners, nine tasks, one runner SIGKILLed: its tasks settle, nothing is orphaned")
-  )
+  Command.withDescription("Three runners, nine tasks, one runner SIGKILLed: its tasks settle, nothing is orphaned")
+)

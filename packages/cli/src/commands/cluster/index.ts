@@ -12,6 +12,8 @@ import * as Submit from "./submit.js"
 
 /** The `cluster` command and its subcommands. */
 export const command = Command.make("cluster").pipe(
-  Command.withDescription("Tasks across runner processes and machines (Effect Cluster): runner, submit, ls, revoke, demo"),
+  Command.withDescription(
+    "Tasks across runner processes and machines (Effect Cluster): runner, submit, ls, revoke, demo"
+  ),
   Command.withSubcommands([Runner.command, Submit.command, Ls.command, Revoke.command, Demo.command])
 )

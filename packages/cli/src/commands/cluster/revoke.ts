@@ -24,8 +24,11 @@ export const command = Command.make(
     )
   },
   (config) =>
-    withClient(config.db, (tasks) =>
-      Effect.map(tasks.revoke(TaskId.make(config.id), { graceful: !config.force }), (task) => {
-        process.stdout.write(`${task.id} ${task.state}${task.runner === undefined ? "" : ` on ${task.runner}`}\n`)
-      }))
+    withClient(
+      config.db,
+      (tasks) =>
+        Effect.map(tasks.revoke(TaskId.make(config.id), { graceful: !config.force }), (task) => {
+          process.stdout.write(`${task.id} ${task.state}${task.runner === undefined ? "" : ` on ${task.runner}`}\n`)
+        })
+    )
 ).pipe(Command.withDescription("Revoke a task wherever it runs and wait until it has stopped"))
