@@ -34,8 +34,17 @@ import { DatabaseSync, type StatementSync } from "node:sqlite"
 export interface SqliteClientConfig {
   /** The database file (created if missing), or `":memory:"`. */
   readonly filename: string
-  /** How long a statement waits for another process's write lock before failing. Default 5000 ms. */
+  /**
+   * How long SQLite itself waits, blocking, for another process's lock before returning SQLITE_BUSY. Kept short
+   * (default 20 ms) because `node:sqlite` is synchronous: a long wait would stall the whole event loop (timers,
+   * sockets, heartbeats). Opening the file and the switch to WAL use at least 5 s.
+   */
   readonly busyTimeoutMillis?: number | undefined
+  /**
+   * How long a statement that found the database locked keeps retrying, asynchronously, with a short backoff,
+   * before failing with a retryable `SqlError`. Default 10000 ms.
+   */
+  readonly lockTimeoutMillis?: number | undefined
   /** Prepared statements kept per connection. Default 200. */
   readonly statementCacheSize?: number | undefined
 }
@@ -73,20 +82,49 @@ const bindable = (value: unknown): null | number | bigint | string | Uint8Array 
 
 const openDatabase = (config: SqliteClientConfig): DatabaseSync => {
   const db = new DatabaseSync(config.filename)
+  const busy = Math.max(0, Math.floor(config.busyTimeoutMillis ?? 20))
   // Order matters: without a busy timeout, a second process opening the file while the first one switches
   // to WAL gets SQLITE_BUSY at once.
-  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(config.busyTimeoutMillis ?? 5000))}`)
+  db.exec(`PRAGMA busy_timeout = ${Math.max(busy, 5000)}`)
   if (config.filename !== ":memory:") db.exec("PRAGMA journal_mode = WAL")
   db.exec("PRAGMA synchronous = NORMAL")
+  db.exec(`PRAGMA busy_timeout = ${busy}`)
   return db
 }
+
+const isBusy = (error: SqlError): boolean => {
+  const code = (error.reason.cause as { errcode?: number } | undefined)?.errcode
+  return code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6)
+}
+
+/**
+ * Retries a statement that found the database locked, asynchronously, so the event loop stays free while
+ * another process holds the lock. Safe: a statement that got SQLITE_BUSY did nothing (a write transaction
+ * takes its lock at `BEGIN IMMEDIATE`, before any of its statements).
+ */
+const retryBusy = (lockTimeoutMillis: number) => <A>(attempt: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
+  Effect.suspend(() => {
+    const deadline = Date.now() + lockTimeoutMillis
+    const loop = (round: number): Effect.Effect<A, SqlError> =>
+      Effect.catchIf(
+        attempt,
+        (error) => isBusy(error) && Date.now() < deadline,
+        () => Effect.flatMap(Effect.sleep(Math.min(50, 1 + round * 2) * (0.5 + Math.random())), () => loop(round + 1))
+      )
+    return loop(0)
+  })
 
 const withTransform = (
   effect: Effect.Effect<ReadonlyArray<any>, SqlError>,
   transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
 ) => transformRows === undefined ? effect : Effect.map(effect, transformRows)
 
-const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Connection => {
+const makeConnection = (
+  db: DatabaseSync,
+  cacheSize: number,
+  lockTimeoutMillis: number
+): SqlConnection.Connection => {
+  const retry = retryBusy(lockTimeoutMillis)
   const cache = new Map<string, StatementSync>()
   const prepare = (sql: string): StatementSync => {
     let statement = cache.get(sql)
@@ -102,7 +140,7 @@ const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Conn
     return statement
   }
   const rows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean, prepared: boolean) =>
-    Effect.try({
+    retry(Effect.try({
       try: () => {
         const statement = prepared ? prepare(sql) : db.prepare(sql)
         const args = params.map(bindable)
@@ -114,7 +152,7 @@ const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Conn
         return statement.all(...args) as Array<any>
       },
       catch: (cause) => sqlError(cause, "execute")
-    })
+    }))
   return {
     execute: (sql, params, transformRows) => withTransform(rows(sql, params, false, true), transformRows),
     executeRaw: (sql, params) => rows(sql, params, false, true),
@@ -123,13 +161,13 @@ const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Conn
     executeUnprepared: (sql, params, transformRows) => {
       if (params.length === 0 && !/^\s*(select|with|pragma|values)\b/i.test(sql) && !/\breturning\b/i.test(sql)) {
         // Several statements at once (migrations, transaction control) go through `exec`.
-        return Effect.try({
+        return retry(Effect.try({
           try: () => {
             db.exec(sql)
             return [] as Array<any>
           },
           catch: (cause) => sqlError(cause, "execute")
-        })
+        }))
       }
       return withTransform(rows(sql, params, false, false), transformRows)
     },
@@ -152,7 +190,7 @@ export const make = (
       Effect.try({ try: () => openDatabase(config), catch: (cause) => sqlError(cause, "open") }),
       (db) => Effect.sync(() => db.isOpen && db.close())
     )
-    const connection = makeConnection(db, config.statementCacheSize ?? 200)
+    const connection = makeConnection(db, config.statementCacheSize ?? 200, config.lockTimeoutMillis ?? 10_000)
     const acquirers = SqlClient.makeSqliteAcquirers({
       connection: Effect.succeed(connection),
       semaphore: Semaphore.makeUnsafe(1),
