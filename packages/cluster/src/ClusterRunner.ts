@@ -446,7 +446,7 @@ const make = <R>(config: RunnerConfig<R>) =>
       candidates.clear()
       if (ids.length === 0) return
       for (const id of ids) claiming.add(id)
-      const won = yield* store.claim(ids.map((n) => asTaskId(n)), address, incarnation, now()).pipe(
+      const won = yield* store.claim(ids.map((n) => asTaskId(n)), [...handlers.keys()], address, incarnation, now()).pipe(
         Effect.catchCause((cause) => Effect.as(Effect.logWarning("claim failed", Cause.pretty(cause)), []))
       )
       const wonIds = new Set(won.map((c) => c.id as number))

@@ -206,7 +206,13 @@ export const make = (db: Database) => {
     )
 
   /** Starts the next attempt of each QUEUED task among `ids` on this runner; returns those it won. */
-  const claim = (ids: ReadonlyArray<TaskId>, runner: string, incarnation: string, at: number) =>
+  const claim = (
+    ids: ReadonlyArray<TaskId>,
+    jobs: ReadonlyArray<string>,
+    runner: string,
+    incarnation: string,
+    at: number
+  ) =>
     db.write(Effect.gen(function*() {
       const won: Array<Claimed> = []
       for (const id of ids) {
@@ -214,7 +220,7 @@ export const make = (db: Database) => {
           UPDATE effect_tasks_tasks
           SET state = 'RUNNING', attempt = attempt + 1, runner = ${runner}, incarnation = ${incarnation},
             started_at = COALESCE(started_at, ${at})
-          WHERE id = ${id} AND state = 'QUEUED'
+          WHERE id = ${id} AND state = 'QUEUED' AND ${sql.in("job", jobs)}
           RETURNING *`
         const row = rows[0]
         if (row === undefined) continue
