@@ -167,8 +167,11 @@ const shardingLayer = (host: string, port: number, shardsPerGroup: number, runne
     // then move at lease expiry, the same time scale as its tasks are settled.
     shardLockDisableAdvisory: true,
     // Shards of a dead runner move on the same time scale as its tasks are settled (see docs/cluster.md).
-    shardLockExpiration: Duration.millis(runnerTimeoutMillis),
-    shardLockRefreshInterval: Duration.millis(Math.max(250, Math.floor(runnerTimeoutMillis / 5))),
+    // Leases twice the runner timeout, refreshed four times per lease: a loaded machine or a busy database does
+    // not make a live runner drop its shards. Retried attempts do not wait for a dead runner's shards to move:
+    // any survivor takes them (see `TaskRetrying` below).
+    shardLockExpiration: Duration.millis(Math.max(2 * runnerTimeoutMillis, 4000)),
+    shardLockRefreshInterval: Duration.millis(Math.max(1000, Math.floor(runnerTimeoutMillis / 2))),
     refreshAssignmentsInterval: Duration.seconds(1),
     runnerHealthCheckInterval: Duration.seconds(2),
     entityMessagePollInterval: Duration.seconds(1),
@@ -433,9 +436,10 @@ const make = <R>(config: RunnerConfig<R>) =>
     // placement is a preference, starting is a claim in the database, so this cannot start a task twice.
     const stealAfter = Math.max(2 * runnerTimeoutMillis, 5000)
     const firstSeen = new Map<number, number>()
+    const free = new Set<number>()
     const claimable = (id: number) => {
       if (running.has(id) || claiming.has(id)) return false
-      if (owns(id)) return true
+      if (free.delete(id) || owns(id)) return true
       const seen = firstSeen.get(id)
       if (seen === undefined) firstSeen.set(id, now())
       return seen !== undefined && now() - seen > stealAfter
@@ -506,6 +510,9 @@ const make = <R>(config: RunnerConfig<R>) =>
             }
             break
           case "TaskRetrying":
+            // The next attempt of a task whose runner was lost goes to whichever survivor sees it first, without
+            // waiting for the dead runner's shards to move.
+            free.add(event.id)
             candidates.add(event.id)
             kick = true
             break
