@@ -39,7 +39,7 @@ export const bothServe = (
       for (const p of probes) if (p.runner !== undefined) seen.add(p.runner)
       return addresses.every((a) => seen.has(a)) ? true : undefined
     },
-    20_000,
+    90_000,
     "every runner to serve tasks"
   )
 
@@ -83,7 +83,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
             const mine = all.filter((r) => ids.some((x) => x.id === r.id))
             return mine.every((r) => r.state === "RUNNING" && r.processes.length > 0) ? mine : undefined
           },
-          15_000,
+          60_000,
           "every task RUNNING with its process"
         )
         const onA = records.filter((r) => r.runner === a.address)
@@ -164,7 +164,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
               ? true
               : undefined
           },
-          10_000,
+          60_000,
           "three running tasks"
         )
         const b = await startRunner({ db })
@@ -206,7 +206,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
           const all = await run((t) => t.active)
           return all.length === 10 && all.every((r) => r.state === "RUNNING") ? true : undefined
         },
-        10_000,
+        60_000,
         "ten running tasks"
       )
       const events: Array<string> = []
@@ -224,7 +224,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
           const echo = await run((t) => t.run(Echo, { value: "x" }).pipe(Effect.andThen(t.list)))
           return echo.some((r) => r.job === "echo" && r.runner === b.address) ? true : undefined
         },
-        15_000,
+        60_000,
         "a task started on the new runner"
       )
       const final = await run((t) => Effect.forEach(tasks, (task) => t.await(task.id)))
@@ -265,7 +265,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
           const found = marked(MARK, `${mark}0`)
           return found.length >= 3 ? found : undefined
         },
-        10_000,
+        60_000,
         "the task's processes"
       )
       const started = performance.now()
