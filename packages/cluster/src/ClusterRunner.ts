@@ -450,9 +450,10 @@ const make = <R>(config: RunnerConfig<R>) =>
       candidates.clear()
       if (ids.length === 0) return
       for (const id of ids) claiming.add(id)
-      const won = yield* store.claim(ids.map((n) => asTaskId(n)), [...handlers.keys()], address, incarnation, now()).pipe(
-        Effect.catchCause((cause) => Effect.as(Effect.logWarning("claim failed", Cause.pretty(cause)), []))
-      )
+      const won = yield* store.claim(ids.map((n) => asTaskId(n)), [...handlers.keys()], address, incarnation, now())
+        .pipe(
+          Effect.catchCause((cause) => Effect.as(Effect.logWarning("claim failed", Cause.pretty(cause)), []))
+        )
       const wonIds = new Set(won.map((c) => c.id as number))
       for (const id of ids) if (!wonIds.has(id)) claiming.delete(id)
       if (won.length > 0) db.wakeLocal()
