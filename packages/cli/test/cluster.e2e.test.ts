@@ -85,7 +85,7 @@ describe("tasks cluster", () => {
       const hello = listed.find((t) => t.id === id)
       const running = listed.find((t) => t.id === slowId)
       if (hello?.state === "SUCCESS" && running?.state === "RUNNING") break
-      await new Promise((r) => setTimeout(r, 250))
+      await new Promise((r) => setTimeout(r, 500))
     }
     for (const record of listed) {
       for (const field of ["id", "name", "state", "attempt", "runner", "error"]) expect(record).toHaveProperty(field)
@@ -104,7 +104,7 @@ describe("tasks cluster", () => {
     const revoked = await tasks(["cluster", "revoke", "--db", db, String(slowId)])
     expect(revoked.code).toBe(0)
     expect(revoked.stdout).toBe(`${slowId} REVOKED on ${address}\n`)
-  }, 240_000)
+  }, 600_000)
 
   it("bad input gets one clear line and exit code 1", async () => {
     const url = await tasks(["cluster", "ls", "--db", "mysql://nowhere"])
