@@ -250,7 +250,7 @@ const make = <R>(config: RunnerConfig<R>) =>
       if (writes.length === 0) return
       const batch = writes
       writes = []
-      const ok = yield* db.write(Effect.andThen(Effect.forEach(batch, (w) => w, { discard: true }), db.notify)).pipe(
+      const ok = yield* db.write(Effect.forEach(batch, (w) => w, { discard: true })).pipe(
         Effect.as(true),
         Effect.catchCause((cause) =>
           Effect.as(Effect.logWarning("cluster write failed, retrying", Cause.pretty(cause)), false)

@@ -122,10 +122,13 @@ export const make = (options: {
           graceMillis,
           at
         }).pipe(Effect.mapError(storage("submit")))
-        if (inserted.existing && (inserted.job !== job.name || inserted.payload !== encoded)) {
+        if (!inserted.existing) {
+          db.wakeLocal()
+          return inserted.record as ClusterTask<Job.Success<J>, Job.Error<J>>
+        }
+        if (inserted.job !== job.name || inserted.payload !== encoded) {
           return yield* new IdempotencyConflict({ key: submitOptions!.idempotencyKey!, id: inserted.id })
         }
-        db.wakeLocal()
         return (yield* get(inserted.id).pipe(
           Effect.catchTag("TaskNotFound", (e) => Effect.die(e))
         )) as ClusterTask<Job.Success<J>, Job.Error<J>>

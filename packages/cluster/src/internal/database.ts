@@ -41,9 +41,14 @@ export interface Database {
   readonly dialect: "sqlite" | "pg"
   /** The database's clock in epoch milliseconds, as an SQL expression (one clock for every machine). */
   readonly now: string
-  /** Runs `effect` as a write transaction; events it inserts become visible in sequence order. */
+  /** Runs `effect` as a write transaction. */
   readonly write: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
-  /** Wakes every process's change feed once the current write commits. */
+  /**
+   * Appends an event (JSON) inside the current write. Events become visible in sequence order, and the commit
+   * wakes every process's change feed.
+   */
+  readonly appendEvent: (taskId: number | null, json: string) => Effect.Effect<void, SqlError>
+  /** Wakes every process's change feed once the current write commits (where appending an event does not). */
   readonly notify: Effect.Effect<void, SqlError>
   /** Wakes this process's own change feed (after its own commit). */
   readonly wakeLocal: () => void
@@ -66,7 +71,7 @@ const schema = (dialect: "sqlite" | "pg"): ReadonlyArray<string> => {
   return [
     `CREATE TABLE IF NOT EXISTS effect_tasks_tasks (
       id ${serial},
-      name TEXT NOT NULL,
+      name TEXT,
       job TEXT NOT NULL,
       payload TEXT NOT NULL,
       state TEXT NOT NULL,
@@ -162,6 +167,9 @@ const sqlite = (filename: string, poll: Duration.Input): Layer.Layer<DatabaseSer
         dialect: "sqlite" as const,
         now: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
         write: sql.withTransaction,
+        // SQLite has one writer at a time, so sequence order is commit order; the commit itself wakes the feed.
+        appendEvent: (taskId, json) =>
+          Effect.asVoid(sql`INSERT INTO effect_tasks_events (task_id, event) VALUES (${taskId}, ${json})`),
         notify: Effect.void,
         wakeLocal: signal.wake,
         subscribe: signal.subscribe
@@ -193,8 +201,15 @@ const postgres = (
         sql,
         dialect: "pg" as const,
         now: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
-        write: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-          sql.withTransaction(Effect.andThen(sql.unsafe(`SELECT pg_advisory_xact_lock(${EVENTS_LOCK})`), effect)),
+        write: sql.withTransaction,
+        // One statement: the lock that puts event-writing transactions in commit order (held from here to the
+        // commit, so it serializes only the tail of each write), the notification, and the insert.
+        appendEvent: (taskId, json) =>
+          Effect.asVoid(sql`
+            WITH l AS (SELECT pg_advisory_xact_lock(${sql.literal(String(EVENTS_LOCK))})),
+              n AS (SELECT pg_notify('${sql.literal(CHANNEL)}', ''))
+            INSERT INTO effect_tasks_events (task_id, event)
+            SELECT ${taskId}::BIGINT, ${json}::TEXT FROM l, n`),
         notify: Effect.asVoid(sql.unsafe(`SELECT pg_notify('${CHANNEL}', '')`)),
         wakeLocal: signal.wake,
         subscribe: signal.subscribe

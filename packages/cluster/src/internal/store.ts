@@ -15,7 +15,7 @@ import type { Database } from "./database.js"
 
 interface TaskRow {
   readonly id: number | string
-  readonly name: string
+  readonly name: string | null
   readonly job: string
   readonly payload: string
   readonly state: TaskState.TaskState
@@ -66,7 +66,7 @@ const toRecord = (row: TaskRow, attempts: ReadonlyArray<Attempt>): ClusterTask =
   const finishedAt = optNum(row.finished_at)
   return {
     id: asTaskId(num(row.id)),
-    name: row.name,
+    name: row.name ?? `task-${num(row.id)}`,
     job: row.job,
     state: row.state,
     attempt: num(row.attempt),
@@ -126,8 +126,7 @@ export const make = (db: Database) => {
   const { sql } = db
   const now = sql.literal(db.now)
 
-  const appendEvent = (taskId: number | null, event: ClusterEvent) =>
-    sql`INSERT INTO effect_tasks_events (task_id, event) VALUES (${taskId}, ${toJsonString(event)})`
+  const appendEvent = (taskId: number | null, event: ClusterEvent) => db.appendEvent(taskId, toJsonString(event))
 
   const attemptsOf = (ids: ReadonlyArray<number>) =>
     ids.length === 0
@@ -171,9 +170,13 @@ export const make = (db: Database) => {
       records
     )
 
-  /** Inserts a task (or finds the one its idempotency key already names) and its `TaskSubmitted`. */
+  /**
+   * Inserts a task (or finds the one its idempotency key already names) and its `TaskSubmitted`; returns the new
+   * record, or the id, job and payload of the existing task.
+   */
   const insert = (task: NewTask): Effect.Effect<
-    { readonly id: TaskId; readonly existing: boolean; readonly job: string; readonly payload: string },
+    | { readonly existing: false; readonly record: ClusterTask }
+    | { readonly existing: true; readonly id: TaskId; readonly job: string; readonly payload: string },
     SqlError
   > =>
     db.write(Effect.gen(function*() {
@@ -181,20 +184,26 @@ export const make = (db: Database) => {
         const found = yield* sql<{ id: number | string; job: string; payload: string }>`
           SELECT id, job, payload FROM effect_tasks_tasks WHERE idempotency_key = ${task.idempotencyKey}`
         const row = found[0]
-        if (row !== undefined) return { id: asTaskId(num(row.id)), existing: true, job: row.job, payload: row.payload }
+        if (row !== undefined) {
+          return { existing: true as const, id: asTaskId(num(row.id)), job: row.job, payload: row.payload }
+        }
       }
-      const rows = yield* sql<{ id: number | string }>`
+      const rows = yield* sql<TaskRow>`
         INSERT INTO effect_tasks_tasks
           (name, job, payload, state, max_attempts, idempotency_key, submitted_at, timeout_ms, grace_ms)
-        VALUES (${task.name ?? ""}, ${task.job}, ${task.payload}, 'QUEUED', ${task.maxAttempts},
+        VALUES (${task.name ?? null}, ${task.job}, ${task.payload}, 'QUEUED', ${task.maxAttempts},
           ${task.idempotencyKey ?? null}, ${task.at}, ${task.timeoutMillis ?? null}, ${task.graceMillis ?? null})
-        RETURNING id`
-      const id = asTaskId(num(rows[0]!.id))
-      const name = task.name ?? `task-${id}`
-      if (task.name === undefined) yield* sql`UPDATE effect_tasks_tasks SET name = ${name} WHERE id = ${id}`
-      yield* appendEvent(id, { _tag: "TaskSubmitted", id, name, mode: task.job, state: "QUEUED", at: task.at })
-      yield* db.notify
-      return { id, existing: false, job: task.job, payload: task.payload }
+        RETURNING *`
+      const record = toRecord(rows[0]!, [])
+      yield* appendEvent(record.id, {
+        _tag: "TaskSubmitted",
+        id: record.id,
+        name: record.name,
+        mode: task.job,
+        state: "QUEUED",
+        at: task.at
+      })
+      return { existing: false as const, record }
     }))
 
   /** QUEUED task ids, oldest first. */
@@ -231,7 +240,7 @@ export const make = (db: Database) => {
         yield* appendEvent(id, { _tag: "TaskStarted", id, at, attempt, runner })
         won.push({
           id,
-          name: row.name,
+          name: row.name ?? `task-${id}`,
           job: row.job,
           payload: row.payload,
           attempt,
@@ -240,7 +249,6 @@ export const make = (db: Database) => {
           graceMillis: optNum(row.grace_ms)
         })
       }
-      if (won.length > 0) yield* db.notify
       return won
     }))
 
@@ -258,7 +266,6 @@ export const make = (db: Database) => {
   /** Ends attempts as their runner saw them end; an attempt settled meanwhile by someone else is left alone. */
   const finish = (finishes: ReadonlyArray<Finish>) =>
     db.write(Effect.gen(function*() {
-      let changed = 0
       for (const f of finishes) {
         const rows = yield* sql<{ id: number | string }>`
           UPDATE effect_tasks_tasks
@@ -267,7 +274,6 @@ export const make = (db: Database) => {
           WHERE id = ${f.id} AND attempt = ${f.attempt} AND incarnation = ${f.incarnation} AND state = 'RUNNING'
           RETURNING id`
         if (rows.length === 0) continue
-        changed++
         yield* finishAttempt(f.id, f.attempt, f.state, f.error, f.at)
         yield* appendEvent(f.id, {
           _tag: "TaskFinished",
@@ -280,7 +286,6 @@ export const make = (db: Database) => {
           ...(f.error === undefined ? {} : { error: f.error })
         })
       }
-      if (changed > 0) yield* db.notify
     }))
 
   /**
@@ -360,7 +365,6 @@ export const make = (db: Database) => {
           attempt: num(row.attempt),
           revocation
         })
-        yield* db.notify
         return true
       }
       if (row.state !== "RUNNING") return true
@@ -374,7 +378,6 @@ export const make = (db: Database) => {
       yield* sql`
         UPDATE effect_tasks_tasks SET revocation = ${JSON.stringify(next)} WHERE id = ${id} AND state = 'RUNNING'`
       yield* appendEvent(taskId, { _tag: "TaskRevoking", id: taskId, revocation: next, at })
-      yield* db.notify
       return true
     }))
 
@@ -492,9 +495,7 @@ export const make = (db: Database) => {
               AND state IN ('active', 'draining') AND heartbeat_at < ${now} - ${timeoutMillis}
             RETURNING address`
           if (marked.length === 0) return 0
-          const count = yield* settleIncarnation(runner.incarnation, runner.address, "lost", at)
-          yield* db.notify
-          return count
+          return yield* settleIncarnation(runner.incarnation, runner.address, "lost", at)
         }))
       }
       // Tasks started by an incarnation that is no longer registered at all (its row was replaced).
@@ -505,10 +506,7 @@ export const make = (db: Database) => {
           WHERE r.incarnation = t.incarnation AND r.state IN ('active', 'draining'))`
       for (const row of stray) {
         const done = yield* db.write(
-          Effect.tap(
-            settleLost(asTaskId(num(row.id)), num(row.attempt), row.incarnation, row.runner, "lost", at),
-            (changed) => changed ? db.notify : Effect.void
-          )
+          settleLost(asTaskId(num(row.id)), num(row.attempt), row.incarnation, row.runner, "lost", at)
         )
         if (done) settled++
       }
