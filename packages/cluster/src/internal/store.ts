@@ -179,6 +179,15 @@ export const make = (db: Database) => {
     | { readonly existing: true; readonly id: TaskId; readonly job: string; readonly payload: string },
     SqlError
   > =>
+    // Two submits with one key may both find it free; the loser's insert breaks the key's uniqueness, and its
+    // second try finds the winner's task.
+    Effect.catchIf(
+      insertOnce(task),
+      (error) => task.idempotencyKey !== undefined && error.reason._tag === "UniqueViolation",
+      () => insertOnce(task)
+    )
+
+  const insertOnce = (task: NewTask) =>
     db.write(Effect.gen(function*() {
       if (task.idempotencyKey !== undefined) {
         const found = yield* sql<{ id: number | string; job: string; payload: string }>`
