@@ -169,6 +169,7 @@ export const chaosSuite = (kind: string, newDb: () => Promise<string>) =>
         )
         const b = await startRunner({ db })
         a.child.kill("SIGTERM")
+        await eventually(() => a.output().includes("drains:") ? true : undefined, 60_000, "runner A to drain")
         // A takes nothing new while it drains: this one starts on B.
         const later = await run((t) => t.submit(Echo, { value: "later" }))
         const laterDone = await run((t) => t.await(later.id))
