@@ -23,7 +23,14 @@
  *
  * @since 0.1.0
  */
-import { type ProcessInfo, type TaskId, TaskManager, type TaskManagerShape, type TrackedTask } from "@effect-tasks/core"
+import {
+  type ProcessInfo,
+  type Revocation,
+  type TaskId,
+  TaskManager,
+  type TaskManagerShape,
+  type TrackedTask
+} from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as Cause from "effect/Cause"
@@ -100,7 +107,7 @@ interface Running {
   readonly done: Deferred.Deferred<void>
   /** Stop reasons decided by the runner itself, which override the local outcome. */
   ending: "drained" | "lost" | undefined
-  revocation: { readonly reason: "user" | "timeout" | "shutdown"; readonly graceful: boolean } | undefined
+  revocation: Revocation | undefined
   processes: Array<ProcessInfo.ProcessInfo>
   stdout: string
   stderr: string
@@ -486,7 +493,7 @@ const make = <R>(config: RunnerConfig<R>) =>
     // --- revocations ---
     const applyRevocation = (
       id: number,
-      revocation: { readonly reason: "user" | "timeout" | "shutdown"; readonly graceful: boolean }
+      revocation: Revocation
     ) => {
       const entry = running.get(id)
       if (entry === undefined) return Effect.void
@@ -495,7 +502,10 @@ const make = <R>(config: RunnerConfig<R>) =>
         return Effect.void
       }
       entry.revocation = revocation
-      return Effect.forkIn(Effect.ignore(tm.revoke(entry.local.id, { graceful: revocation.graceful })), workScope)
+      return Effect.forkIn(
+        Effect.ignore(tm.revoke(entry.local.id, { graceful: revocation.graceful, reason: revocation.reason })),
+        workScope
+      )
     }
 
     // --- what the cluster's events tell this runner ---

@@ -160,7 +160,11 @@ export const make = (options: {
     const revoke = (id: TaskId, revokeOptions?: RevokeOptions) =>
       Effect.gen(function*() {
         const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        const found = yield* store.revoke(id, { reason: "user", graceful: revokeOptions?.graceful ?? true }, at).pipe(
+        const found = yield* store.revoke(
+          id,
+          { reason: revokeOptions?.reason?.trim() || "user", graceful: revokeOptions?.graceful ?? true },
+          at
+        ).pipe(
           Effect.mapError(storage("revoke"))
         )
         if (!found) return yield* new TaskNotFound({ id })
