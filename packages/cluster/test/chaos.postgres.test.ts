@@ -26,16 +26,27 @@ if (pgUrl !== undefined) {
       try {
         const submitted: Array<number> = []
         let storageErrors = 0
+        let hung = 0
         const control = { stop: false }
         // Load: a stream of submits, before, during and after the restart; a submit the outage fails is
         // reported to its caller (StorageError) and counted, never half-done.
         const load = (async () => {
           let i = 0
           while (!control.stop) {
+            // A submit may fail while the server is down, but must not hang: that would be a defect of its own.
             const job = i % 3 === 0
-              ? run((t) => t.submit(CommandJob.Command, { shell: "sleep 1" }, { name: `load-${i}` }))
-              : run((t) => t.submit(Echo, { value: String(i) }, { name: `load-${i}` }))
-            await job.then((task) => submitted.push(task.id), () => storageErrors++)
+              ? run((t) =>
+                t.submit(CommandJob.Command, { shell: "sleep 1" }, { name: `load-${i}` }).pipe(
+                  Effect.timeout("60 seconds")
+                )
+              )
+              : run((t) =>
+                t.submit(Echo, { value: String(i) }, { name: `load-${i}` }).pipe(Effect.timeout("60 seconds"))
+              )
+            await job.then(
+              (task) => submitted.push(task.id),
+              (error) => String(error).includes("TimeoutError") ? hung++ : storageErrors++
+            )
             i++
             await new Promise((r) => setTimeout(r, 20))
           }
@@ -52,6 +63,7 @@ if (pgUrl !== undefined) {
         // Submits went on before and after the restart.
         expect(before).toBeGreaterThan(0)
         expect(submitted.length).toBeGreaterThan(during)
+        expect(hung).toBe(0)
         const final = await run((t) => Effect.forEach(submitted, (id) => t.await(id as never)))
         for (const task of final) expect(task).toMatchObject({ state: "SUCCESS", attempt: 1 })
         // Both runners are still up and serving.
