@@ -47,7 +47,7 @@ import { ChildProcess } from "effect/process"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 
 const program = Effect.gen(function*() {
-  const tm = yield* TaskManager
+  const tm = yield* TaskManager.TaskManager
   const spawner = yield* ChildProcessSpawner
   const hello = yield* tm.submit(spawner.string(ChildProcess.make("sh", ["-c", "echo hello from a task"])), { name: "hello" })
   const text = yield* tm.join(hello)
@@ -72,6 +72,12 @@ const result = await Effect.runPromise(program.pipe(Effect.provide(NodeTaskManag
 console.log(JSON.stringify(result))
 if (result.text !== "hello from a task" || result.revoked !== "REVOKED" || result.processes !== 1) process.exit(1)
 if (result.served.join() !== "hello,sleeper" || !result.dashboard) process.exit(1)
+// Internals are not part of the package: the exports map hides them.
+const hidden = await import("@effect-tasks/core/internal/eventHub").then(() => "importable", (e) => e.code)
+if (hidden !== "ERR_PACKAGE_PATH_NOT_EXPORTED") {
+  console.log(\`@effect-tasks/core/internal/eventHub: \${hidden}\`)
+  process.exit(1)
+}
 `
   )
   const out = run("node", ["main.mjs"], work)

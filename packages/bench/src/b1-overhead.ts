@@ -18,7 +18,7 @@ const TARGET = 1.5
 /** Submits `n` no-op tasks, then awaits each; returns the milliseconds of both phases. */
 export const taskManagerRound = (n: number) =>
   Effect.gen(function*() {
-    const tm = yield* TaskManager
+    const tm = yield* TaskManager.TaskManager
     const start = now()
     const tasks: Array<Effect.Success<ReturnType<typeof tm.submit<void>>>> = []
     for (let i = 0; i < n; i++) tasks[i] = yield* tm.submit(Effect.void)
@@ -103,7 +103,9 @@ export const b1: Benchmark = {
         row(pQueue, `ms / ${TASKS / 1000}k tasks`, fiberSet)
       ],
       notes: [
-        `Per task (medians): TaskManager ${perTask(tm.stats.median)}, FiberSet.run ${perTask(fiberSet.stats.median)},`
+        `Per task (medians): TaskManager.TaskManager ${perTask(tm.stats.median)}, FiberSet.run ${
+          perTask(fiberSet.stats.median)
+        },`
         + ` forkDetach ${perTask(forkDetach.stats.median)}, p-queue ${perTask(pQueue.stats.median)}.`,
         "Where the time goes (`cd packages/bench && node --cpu-prof --cpu-prof-dir=/tmp/p dist/diagnose.js cpu B1`,"
         + " then `node dist/diagnose.js analyze /tmp/p/<file>.cpuprofile packages/`): a task is a fiber plus what"

@@ -137,7 +137,7 @@ const measureLocal = async (): Promise<Figures> => {
   try {
     for (let round = -1; round < ROUNDS; round++) {
       const measured = await rt.runPromise(Effect.gen(function*() {
-        const tm = yield* TaskManager
+        const tm = yield* TaskManager.TaskManager
         const started = performance.now()
         const submitted = yield* Effect.forEach(Array.from({ length: BATCH }), () => tm.submit(Effect.void))
         const done = yield* Effect.forEach(submitted, (task) => tm.await(task.id))

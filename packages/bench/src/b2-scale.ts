@@ -2,7 +2,7 @@
  * B2 scale: 10k tasks running at once (sleeping). Time to submit them all, `active`, revoke one by id,
  * `revokeAll`, and heap per running task, against the same number of raw fibers.
  */
-import { TaskManager } from "@effect-tasks/core"
+import { TaskId, TaskManager } from "@effect-tasks/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { atMost, type Benchmark, named, row } from "./benchmark.js"
@@ -28,10 +28,10 @@ const revokeOrder = (n: number): Array<number> => {
 
 const taskManagerRound = (n: number) =>
   Effect.gen(function*() {
-    const tm = yield* TaskManager
+    const tm = yield* TaskManager.TaskManager
     const before = heapUsed()
     const start = now()
-    const ids: Array<number> = []
+    const ids: Array<TaskId.TaskId> = []
     for (let i = 0; i < n; i++) ids[i] = (yield* tm.submit(sleeping)).id
     const submit = now() - start
     const after = heapUsed()
@@ -101,15 +101,15 @@ export const b2: Benchmark = {
           `  ${label} #${round + 1}: ${Object.entries(figures).map(([k, v]) => `${k} ${formatNumber(v)}`).join(", ")}`
         )
     })
-    const submit = named(tm!["submit"], `TaskManager: submit ${k(TASKS)} sleeping tasks`)
+    const submit = named(tm!["submit"], `TaskManager.TaskManager: submit ${k(TASKS)} sleeping tasks`)
     const forks = named(fibers!["submit"], `forkDetach ${k(TASKS)} sleeping fibers`)
-    const active = named(tm!["active"], `TaskManager: active with ${k(TASKS)} running`)
-    const revoke = named(tm!["revokeById"], `TaskManager: revoke by id, ${k(TASKS)} running`)
-    const revokeSmall = named(tmSmall!["revokeById"], `TaskManager: revoke by id, ${k(SMALL)} running`)
+    const active = named(tm!["active"], `TaskManager.TaskManager: active with ${k(TASKS)} running`)
+    const revoke = named(tm!["revokeById"], `TaskManager.TaskManager: revoke by id, ${k(TASKS)} running`)
+    const revokeSmall = named(tmSmall!["revokeById"], `TaskManager.TaskManager: revoke by id, ${k(SMALL)} running`)
     const interrupt = named(fibers!["revokeById"], `Fiber.interrupt one of ${k(TASKS)} fibers`)
-    const revokeAll = named(tm!["revokeAll"], `TaskManager: revokeAll of ${k(TASKS - REVOKES)}`)
+    const revokeAll = named(tm!["revokeAll"], `TaskManager.TaskManager: revokeAll of ${k(TASKS - REVOKES)}`)
     const interruptAll = named(fibers!["revokeAll"], `Fiber.interruptAll of ${k(TASKS - REVOKES)}`)
-    const heap = named(tm!["heapPerTask"], `TaskManager: heap per running task`)
+    const heap = named(tm!["heapPerTask"], `TaskManager.TaskManager: heap per running task`)
     const fiberHeap = named(fibers!["heapPerTask"], `heap per sleeping fiber`)
 
     const growth = ratio(revoke.samples, revokeSmall.samples, revokeSmall.label).value

@@ -25,7 +25,7 @@ interface Reading {
 /** Submits `total` no-op tasks in batches (submit a batch, join it), reading the heap at each checkpoint. */
 const retentionRun = (total: number, checkpoints: ReadonlyArray<number>) =>
   Effect.gen(function*() {
-    const tm = yield* TaskManager
+    const tm = yield* TaskManager.TaskManager
     const readings: Array<Reading> = []
     const start = now()
     let done = 0

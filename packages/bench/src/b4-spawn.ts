@@ -52,7 +52,7 @@ export const b4: Benchmark = {
 
     const inTasks = (runtime: typeof taskRuntime) => (phase: Phase) =>
       runtime.runPromise(Effect.gen(function*() {
-        const tm = yield* TaskManager
+        const tm = yield* TaskManager.TaskManager
         const start = now()
         for (let i = 0; i < runs(phase); i++) yield* tm.run(spawnTrue)
         return now() - start
@@ -125,7 +125,7 @@ export const b4: Benchmark = {
       }
       return {
         about: [
-          `Runs \`true\` ${RUNS} times one after another and waits for each exit code. \`TaskManager.run\` gives`,
+          `Runs \`true\` ${RUNS} times one after another and waits for each exit code. \`TaskManager.TaskManager.run\` gives`,
           "each run its own task on a `NodeTaskManager.layerWith({ guardian: false })`, so every spawn goes through the task-aware",
           "spawner (cookie, identity, registration, output tee, tree kill when the spawn's scope closes and the",
           "task's final sweep). The baselines: the same `spawner.exitCode(ChildProcess.make(\"true\"))` on",

@@ -40,7 +40,7 @@ const serve = Effect.gen(function*() {
     )
   )
   return {
-    tm: Context.get(context, TaskManager),
+    tm: Context.get(context, TaskManager.TaskManager),
     spawner: Context.get(context, ChildProcessSpawner),
     url: Context.get(context, TaskServer.TaskServer).connect
   }
@@ -99,7 +99,7 @@ const subscribe = (url: URL) =>
   )
 
 /** Submits a task running two sleeping processes and waits until they run; gives its id. */
-const startSleeper = async (served: Served): Promise<TaskId> => {
+const startSleeper = async (served: Served): Promise<TaskId.TaskId> => {
   const task = await Effect.runPromise(
     served.tm.submit(served.spawner.exitCode(ChildProcess.make("sh", ["-c", SLEEPERS])))
   )

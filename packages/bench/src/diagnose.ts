@@ -132,7 +132,7 @@ const cpu = async (id: string) => {
     for (let i = 0; i < 4; i++) {
       await Effect.runPromise(
         Effect.gen(function*() {
-          const tm = yield* TaskManager
+          const tm = yield* TaskManager.TaskManager
           for (let j = 0; j < 10_000; j++) yield* tm.submit(sleeping)
           yield* tm.revokeAll()
         }).pipe(Effect.provide(TaskManager.layerWith({})))
@@ -141,7 +141,7 @@ const cpu = async (id: string) => {
   } else if (id === "B4") {
     const runtime = ManagedRuntime.make(NodeTaskManager.layerWith({}))
     await runtime.runPromise(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       for (let i = 0; i < 600; i++) yield* tm.run(spawnTrue)
     }))
     await runtime.dispose()
@@ -273,12 +273,14 @@ const heap = async (count: number) => {
   const sleeping = Effect.sleep("1 hour")
   await Effect.runPromise(
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       yield* tm.submit(sleeping) // warm the code paths
       const before = snapshotNow("tasks-before")
       for (let i = 0; i < count; i++) yield* tm.submit(sleeping)
       const after = snapshotNow("tasks-after")
-      print(`TaskManager, ${count} sleeping tasks, retained per task:\n${diffPerItem(before, after, count)}\n`)
+      print(
+        `TaskManager.TaskManager, ${count} sleeping tasks, retained per task:\n${diffPerItem(before, after, count)}\n`
+      )
       yield* tm.revokeAll()
     }).pipe(Effect.provide(TaskManager.layerWith({})))
   )

@@ -45,7 +45,7 @@ export const detectGuardian = async (stateDirectory: string): Promise<boolean> =
   const before = liveDescendants(process.pid).length
   const runtime = ManagedRuntime.make(NodeTaskManager.layerWith(guardianConfig(true, stateDirectory)))
   try {
-    await runtime.runPromise(TaskManager.use((tm) => tm.run(spawnTrue)))
+    await runtime.runPromise(TaskManager.TaskManager.use((tm) => tm.run(spawnTrue)))
     // Give a lazily started guardian a moment.
     await new Promise((resolve) => setTimeout(resolve, 200))
     return liveDescendants(process.pid).length > before

@@ -50,11 +50,11 @@ const settle = async (tree: ReadonlyArray<Seen>, start: number, returned: number
  * shell has its sleeps, then revokes them (one by id, or all with `revokeAll`).
  */
 export const revokeTasks = async (
-  runtime: ManagedRuntime.ManagedRuntime<TaskManager | ChildProcessSpawner, never>,
+  runtime: ManagedRuntime.ManagedRuntime<TaskManager.TaskManager | ChildProcessSpawner, never>,
   script: string,
   count = 1
 ): Promise<KillFigures> => {
-  const tm = await runtime.runPromise(TaskManager.use(Effect.succeed))
+  const tm = await runtime.runPromise(TaskManager.TaskManager.use(Effect.succeed))
   const run = ChildProcessSpawner.use((spawner) => spawner.exitCode(shell(script)))
   const tasks = await runtime.runPromise(Effect.forEach(Array.from({ length: count }), () => tm.submit(run)))
   const pids = await waitUntil("the tasks' shells", () => {

@@ -60,7 +60,7 @@ export const listenOptions = (value: string): { readonly port: number } | { read
  * Serves the manager in context as `--serve` asked, writes the token file, and prints the address and how to
  * connect (on stderr, so `--json` output stays clean).
  */
-export const layer = (value: string): Layer.Layer<never, TaskServer.TaskServerError, TaskManager> =>
+export const layer = (value: string): Layer.Layer<never, TaskServer.TaskServerError, TaskManager.TaskManager> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const given = process.env["TASKS_TOKEN"]
     const token = given !== undefined && given.length > 0 ? given : TaskServer.generateToken()
@@ -81,6 +81,6 @@ export const layer = (value: string): Layer.Layer<never, TaskServer.TaskServerEr
 /** The manager's layer, served when `--serve` was given. */
 export const provide = <ROut, E, RIn>(
   serve: Option.Option<string>,
-  manager: Layer.Layer<ROut | TaskManager, E, RIn>
-): Layer.Layer<ROut | TaskManager, E | TaskServer.TaskServerError, RIn> =>
+  manager: Layer.Layer<ROut | TaskManager.TaskManager, E, RIn>
+): Layer.Layer<ROut | TaskManager.TaskManager, E | TaskServer.TaskServerError, RIn> =>
   Option.isNone(serve) ? manager : layer(serve.value).pipe(Layer.provideMerge(manager))

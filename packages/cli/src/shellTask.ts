@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { OutputStream } from "@effect-tasks/core"
+import { TaskContext } from "@effect-tasks/core"
 import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -27,7 +27,7 @@ export class CommandFailed extends Schema.TaggedError<CommandFailed>()("CommandF
 /** Options of `run`. */
 export interface RunOptions {
   /** Receives each output line (without its newline), as soon as it is complete. */
-  readonly onLine?: ((line: string, stream: OutputStream) => void) | undefined
+  readonly onLine?: ((line: string, stream: TaskContext.OutputStream) => void) | undefined
   /**
    * How long to keep reading after the shell exits. A daemon the command started may hold the pipes
    * open for ever; the task's end then kills it. Default 250 ms.
@@ -64,7 +64,7 @@ export const run = Effect.fn("ShellTask.run")(function*(script: string, options:
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: { ...options.env }, extendEnv: false })
   })
-  const forward = (source: typeof handle.stdout, stream: OutputStream) =>
+  const forward = (source: typeof handle.stdout, stream: TaskContext.OutputStream) =>
     Stream.runForEach(
       source.pipe(Stream.decodeText(), Stream.splitLines),
       (line) => Effect.sync(() => options.onLine?.(line, stream))

@@ -1,4 +1,4 @@
-import type { TaskEvent } from "@effect-tasks/core"
+import { TaskEvent } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Color from "../src/render/color.js"
 import * as EventLog from "../src/render/events.js"

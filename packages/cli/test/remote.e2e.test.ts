@@ -3,7 +3,7 @@
  * (real processes): the same table as the local commands, `--json`, exit codes, one-line errors, the
  * connection flags and their environment variables, and the token file `--serve` writes.
  */
-import { type TaskId, TaskManager } from "@effect-tasks/core"
+import { TaskId, TaskManager } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import { TaskServer } from "@effect-tasks/server"
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -41,7 +41,7 @@ const served = (options: Partial<TaskServer.Options> = {}) =>
       )
     )
     const server = Context.get(context, TaskServer.TaskServer)
-    const tm = Context.get(context, TaskManager)
+    const tm = Context.get(context, TaskManager.TaskManager)
     const mark = fresh()
     const tasks = (args: ReadonlyArray<string>, extra: Record<string, string | undefined> = {}) =>
       Effect.promise(() =>
@@ -295,7 +295,7 @@ const oneLine = (result: { code: number | null; stdout: string; stderr: string }
 }
 
 /** Waits until each task has started its process. */
-const waitForProcesses = (tm: TaskManager["Service"], ids: ReadonlyArray<TaskId>) =>
+const waitForProcesses = (tm: TaskManager.TaskManager["Service"], ids: ReadonlyArray<TaskId.TaskId>) =>
   Effect.gen(function*() {
     for (const id of ids) {
       while ((yield* tm.get(id)).processes.length === 0) yield* Effect.sleep("20 millis")

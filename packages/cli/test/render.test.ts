@@ -1,4 +1,4 @@
-import type { ProcessInfo, TaskState, TrackedTask } from "@effect-tasks/core"
+import { ProcessInfo, TaskState, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"

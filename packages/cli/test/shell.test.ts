@@ -1,3 +1,4 @@
+import { TaskId } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -307,7 +308,7 @@ describe("shell screen", () => {
   it("the revoke list shows each task by its id, aligned by display width", () => {
     const [lines] = Screen.render(
       {
-        mode: { _tag: "Picker", ids: [3, 12], digits: "1" },
+        mode: { _tag: "Picker", ids: [TaskId.TaskId.make(3), TaskId.TaskId.make(12)], digits: "1" },
         editor: Editor.empty,
         running: [running(3, "ビルド", 0), running(12, "make", 61_000)],
         finished: 0

@@ -10,7 +10,7 @@ layer(NodeTaskManager.layerWith({ grace: "500 millis" }), { excludeTestServices:
   (it) => {
     it.effect("forwards whole lines from both streams and succeeds on exit 0", () =>
       Effect.gen(function*() {
-        const tm = yield* TaskManager
+        const tm = yield* TaskManager.TaskManager
         const lines: Array<string> = []
         const task = yield* tm.submit(
           ShellTask.run("printf 'a\\nb'; echo c >&2", { onLine: (line, stream) => lines.push(`${stream}:${line}`) })
@@ -24,7 +24,7 @@ layer(NodeTaskManager.layerWith({ grace: "500 millis" }), { excludeTestServices:
 
     it.effect("fails with CommandFailed carrying the exit code", () =>
       Effect.gen(function*() {
-        const tm = yield* TaskManager
+        const tm = yield* TaskManager.TaskManager
         const task = yield* tm.submit(ShellTask.run("exit 42"))
         const done = yield* tm.await(task.id)
         expect(done.state).toBe("FAILURE")
@@ -35,7 +35,7 @@ layer(NodeTaskManager.layerWith({ grace: "500 millis" }), { excludeTestServices:
 
     it.effect("fails with CommandFailed carrying the signal when the shell is killed", () =>
       Effect.gen(function*() {
-        const tm = yield* TaskManager
+        const tm = yield* TaskManager.TaskManager
         const task = yield* tm.submit(ShellTask.run("kill -9 $$"))
         const done = yield* tm.await(task.id)
         expect(done.state).toBe("FAILURE")
@@ -46,7 +46,7 @@ layer(NodeTaskManager.layerWith({ grace: "500 millis" }), { excludeTestServices:
 
     it.effect("does not wait for a daemon that keeps the pipes open", () =>
       Effect.gen(function*() {
-        const tm = yield* TaskManager
+        const tm = yield* TaskManager.TaskManager
         const started = Date.now()
         const task = yield* tm.submit(ShellTask.run("setsid sleep 30 & echo bye"))
         const done = yield* tm.await(task.id)

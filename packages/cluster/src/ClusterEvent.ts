@@ -17,7 +17,7 @@ import * as Schema from "effect/Schema"
  * @category events
  */
 export const TaskStarted = Schema.TaggedStruct("TaskStarted", {
-  id: TaskId,
+  id: TaskId.TaskId,
   at: Schema.Number,
   attempt: Schema.Number,
   runner: Schema.String
@@ -43,7 +43,7 @@ export const TaskFinished = Schema.TaggedStruct("TaskFinished", {
  * @category events
  */
 export const TaskRetrying = Schema.TaggedStruct("TaskRetrying", {
-  id: TaskId,
+  id: TaskId.TaskId,
   attempt: Schema.Number,
   runner: Schema.String,
   error: Schema.String,

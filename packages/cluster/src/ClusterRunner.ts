@@ -23,14 +23,7 @@
  *
  * @since 0.1.0
  */
-import {
-  type ProcessInfo,
-  type Revocation,
-  type TaskId,
-  TaskManager,
-  type TaskManagerShape,
-  type TrackedTask
-} from "@effect-tasks/core"
+import { ProcessInfo, Revocation, TaskId, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as Cause from "effect/Cause"
@@ -107,7 +100,7 @@ interface Running {
   readonly done: Deferred.Deferred<void>
   /** Stop reasons decided by the runner itself, which override the local outcome. */
   ending: "drained" | "lost" | undefined
-  revocation: Revocation | undefined
+  revocation: Revocation.Revocation | undefined
   processes: Array<ProcessInfo.ProcessInfo>
   stdout: string
   stderr: string
@@ -119,7 +112,7 @@ interface Running {
 
 const OUTPUT_TAIL = 65_536
 
-const asTaskId = (n: number): TaskId => n as TaskId
+const asTaskId = (n: number): TaskId.TaskId => n as TaskId.TaskId
 
 const now = () => Date.now()
 
@@ -199,7 +192,7 @@ const make = <R>(config: RunnerConfig<R>) =>
   Effect.gen(function*() {
     const db = yield* Database.DatabaseService
     const store = Store.make(db)
-    const tm: TaskManagerShape = yield* TaskManager
+    const tm: TaskManager.TaskManagerShape = yield* TaskManager.TaskManager
     const services = yield* Effect.context<R>()
     const host = config.host ?? "localhost"
     const address = `${host}:${config.port}`
@@ -493,7 +486,7 @@ const make = <R>(config: RunnerConfig<R>) =>
     // --- revocations ---
     const applyRevocation = (
       id: number,
-      revocation: Revocation
+      revocation: Revocation.Revocation
     ) => {
       const entry = running.get(id)
       if (entry === undefined) return Effect.void

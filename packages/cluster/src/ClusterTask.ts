@@ -63,7 +63,7 @@ export type Attempt = typeof Attempt.Type
  * @category models
  */
 export const ClusterTask = Schema.Struct({
-  id: TaskId,
+  id: TaskId.TaskId,
   name: Schema.String,
   job: Schema.String,
   state: TaskState.TaskState,
@@ -79,7 +79,7 @@ export const ClusterTask = Schema.Struct({
   submittedAt: Schema.Number,
   startedAt: Schema.optionalKey(Schema.Number),
   finishedAt: Schema.optionalKey(Schema.Number),
-  revocation: Schema.optionalKey(Revocation),
+  revocation: Schema.optionalKey(Revocation.Revocation),
   attempts: Schema.Array(Attempt),
   processes: Schema.Array(ProcessInfo.ProcessInfo)
 })

@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import type { RevokeOptions, TaskId, TaskManagerClosed, TaskNotFound, TaskRevoked } from "@effect-tasks/core"
+import { TaskErrors, TaskId, TaskManager } from "@effect-tasks/core"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -92,20 +92,20 @@ export interface ClusterTasksShape {
     options?: SubmitOptions
   ) => Effect.Effect<
     ClusterTask<Job.Success<J>, Job.Error<J>>,
-    TaskManagerClosed | InvalidSubmit | IdempotencyConflict | StorageError
+    TaskErrors.TaskManagerClosed | InvalidSubmit | IdempotencyConflict | StorageError
   >
   /** The current record of a task. */
-  readonly get: (id: TaskId) => Effect.Effect<ClusterTask, TaskNotFound | StorageError>
+  readonly get: (id: TaskId.TaskId) => Effect.Effect<ClusterTask, TaskErrors.TaskNotFound | StorageError>
   /** Waits until the task is terminal and returns its final record. */
-  readonly await: (id: TaskId) => Effect.Effect<ClusterTask, TaskNotFound | StorageError>
+  readonly await: (id: TaskId.TaskId) => Effect.Effect<ClusterTask, TaskErrors.TaskNotFound | StorageError>
   /**
-   * Waits for a task and gives its typed result, decoded with the job's schemas: the job's error, `TaskRevoked`,
+   * Waits for a task and gives its typed result, decoded with the job's schemas: the job's error, `TaskErrors.TaskRevoked`,
    * or `RunnerLost` (a defect in the job is a defect here too).
    */
   readonly join: <J extends Job.Any>(
     job: J,
-    task: { readonly id: TaskId }
-  ) => Effect.Effect<Job.Success<J>, Job.Error<J> | TaskRevoked | RunnerLost | TaskNotFound | StorageError>
+    task: { readonly id: TaskId.TaskId }
+  ) => Effect.Effect<Job.Success<J>, Job.Error<J> | TaskErrors.TaskRevoked | RunnerLost | TaskErrors.TaskNotFound | StorageError>
   /** Submits and joins; interrupting the caller revokes the task (and waits until it has stopped). */
   readonly run: <J extends Job.Any>(
     job: J,
@@ -114,21 +114,21 @@ export interface ClusterTasksShape {
   ) => Effect.Effect<
     Job.Success<J>,
     | Job.Error<J>
-    | TaskRevoked
+    | TaskErrors.TaskRevoked
     | RunnerLost
-    | TaskManagerClosed
+    | TaskErrors.TaskManagerClosed
     | InvalidSubmit
     | IdempotencyConflict
-    | TaskNotFound
+    | TaskErrors.TaskNotFound
     | StorageError
   >
   /**
    * Revokes a task, wherever it runs, and waits until it is terminal. A QUEUED task is REVOKED without
    * starting; a terminal task is returned unchanged; a non-graceful revoke upgrades a graceful one under way.
    */
-  readonly revoke: (id: TaskId, options?: RevokeOptions) => Effect.Effect<ClusterTask, TaskNotFound | StorageError>
+  readonly revoke: (id: TaskId.TaskId, options?: TaskManager.RevokeOptions) => Effect.Effect<ClusterTask, TaskErrors.TaskNotFound | StorageError>
   /** Revokes every non-terminal task of the cluster and returns their terminal records. */
-  readonly revokeAll: (options?: RevokeOptions) => Effect.Effect<ReadonlyArray<ClusterTask>, StorageError>
+  readonly revokeAll: (options?: TaskManager.RevokeOptions) => Effect.Effect<ReadonlyArray<ClusterTask>, StorageError>
   /** QUEUED and RUNNING tasks, ascending id. */
   readonly active: Effect.Effect<ReadonlyArray<ClusterTask>, StorageError>
   /** Every retained task, ascending id. */
@@ -138,7 +138,7 @@ export interface ClusterTasksShape {
   /** Subscribes now and returns the stream of every event committed from here on, for the scope's life. */
   readonly subscribe: Effect.Effect<Stream.Stream<ClusterEvent>, StorageError, Scope.Scope>
   /** The kept tail of a task's process output (saved by its runner as it goes). */
-  readonly output: (id: TaskId) => Effect.Effect<TaskOutputTail, TaskNotFound | StorageError>
+  readonly output: (id: TaskId.TaskId) => Effect.Effect<TaskOutputTail, TaskErrors.TaskNotFound | StorageError>
   /**
    * Stops this process taking part. A client stops accepting submits; a runner also drains: it takes no new
    * tasks, lets its running ones finish within its drain time, then settles the rest by their delivery policy.

@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import type { Provided } from "@effect-tasks/core"
+import { TaskManager } from "@effect-tasks/core"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
@@ -121,7 +121,7 @@ export interface Handler<out R = never> {
 
 /**
  * Gives a job its code. The effect runs as a task of the runner's local task manager (with the task's
- * `Provided` services, and the Node process services that make its processes the task's).
+ * `TaskManager.Provided` services, and the Node process services that make its processes the task's).
  *
  * @since 0.1.0
  * @category constructors
@@ -129,4 +129,4 @@ export interface Handler<out R = never> {
 export const handler = <J extends Any, R = never>(
   job: J,
   run: (payload: Payload<J>) => Effect.Effect<Success<J>, Error<J>, R>
-): Handler<Exclude<R, Provided>> => ({ job, run: run as Handler<Exclude<R, Provided>>["run"] })
+): Handler<Exclude<R, TaskManager.Provided>> => ({ job, run: run as Handler<Exclude<R, TaskManager.Provided>>["run"] })

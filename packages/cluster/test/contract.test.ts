@@ -5,7 +5,7 @@
  * the same for both and asserts the same outcome.
  */
 import { ClusterTasks, CommandJob, type Job } from "@effect-tasks/cluster"
-import { TaskManager, TaskState } from "@effect-tasks/core"
+import { TaskId, TaskManager, TaskState } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -74,16 +74,16 @@ const handlerOf = (job: Job.Any) => [...handlers, CommandJob.handler].find((h) =
 
 const localBackend = (): Backend => {
   const rt = ManagedRuntime.make(NodeTaskManager.layerWith({ guardian: false }))
-  const run = <A, E>(f: (tm: TaskManager["Service"]) => Effect.Effect<A, E, any>) =>
-    rt.runPromise(Effect.flatMap(TaskManager, f) as Effect.Effect<A, E, any>)
+  const run = <A, E>(f: (tm: TaskManager.TaskManager["Service"]) => Effect.Effect<A, E, any>) =>
+    rt.runPromise(Effect.flatMap(TaskManager.TaskManager, f) as Effect.Effect<A, E, any>)
   const backend: Backend = {
     submit: (job, payload, name, grace) =>
       run((tm) => tm.submit(handlerOf(job).run(payload) as Effect.Effect<unknown, unknown>, { name, grace })).then(
         toRow
       ),
-    get: (id) => run((tm) => tm.get(id)).then(toRow),
-    await: (id) => run((tm) => tm.await(id)).then(toRow),
-    revoke: (id, graceful) => run((tm) => tm.revoke(id, { graceful: graceful ?? true })).then(toRow),
+    get: (id) => run((tm) => tm.get(TaskId.TaskId.make(id))).then(toRow),
+    await: (id) => run((tm) => tm.await(TaskId.TaskId.make(id))).then(toRow),
+    revoke: (id, graceful) => run((tm) => tm.revoke(TaskId.TaskId.make(id), { graceful: graceful ?? true })).then(toRow),
     revokeAll: () => run((tm) => tm.revokeAll()).then((all) => all.map(toRow)),
     active: () => run((tm) => tm.active).then((all) => all.map(toRow)),
     list: () => run((tm) => tm.list).then((all) => all.map(toRow)),

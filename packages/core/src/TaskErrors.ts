@@ -1,22 +1,34 @@
 /**
  * The typed errors of the task manager. Every bad request gets one of these instead of a
- * silent no-op, so a caller always learns why nothing happened.
+ * silent no-op, so a caller always learns why nothing happened. (An id that is not even a
+ * positive integer is `TaskId.InvalidTaskId`.)
  *
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { RevocationReason } from "./Revocation.js"
 import { TaskId } from "./TaskId.js"
 
-/** No task has this id: it was never handed out, or it finished and was dropped by retention. */
+/**
+ * No task has this id: it was never handed out, or it finished and was dropped by retention.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFound", {
-  id: Schema.Number
+  id: TaskId
 }) {
   override get message(): string {
     return `no task with id ${this.id} (never submitted, or dropped from the retained history)`
   }
 }
 
-/** The manager is shutting down or shut down, so it accepts no new work. */
+/**
+ * The manager is shutting down or shut down, so it accepts no new work.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class TaskManagerClosed extends Schema.TaggedError<TaskManagerClosed>()("TaskManagerClosed", {}) {
   override get message(): string {
     return "the task manager is shut down and accepts no new tasks"
@@ -24,16 +36,11 @@ export class TaskManagerClosed extends Schema.TaggedError<TaskManagerClosed>()("
 }
 
 /**
- * Why a task was revoked. The manager's own reasons are `"user"` (a revoke without a reason of its own),
- * `"timeout"` (the task's timeout) and `"shutdown"` (the manager's shutdown); a caller may give its own
- * word instead (`tm.revoke(id, { reason: "kill-others" })`), any non-empty string.
+ * The failure `TaskManager.join` gives for a task that was revoked instead of finishing.
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export const RevocationReason = Schema.Union([Schema.Literals(["user", "timeout", "shutdown"]), Schema.NonEmptyString])
-
-/** Why a task was revoked: `"user"`, `"timeout"`, `"shutdown"`, or a caller's own reason. */
-export type RevocationReason = typeof RevocationReason.Type
-
-/** The failure `TaskManager.join` gives for a task that was revoked instead of finishing. */
 export class TaskRevoked extends Schema.TaggedError<TaskRevoked>()("TaskRevoked", {
   id: TaskId,
   reason: RevocationReason

@@ -10,7 +10,12 @@ import { Revocation } from "./Revocation.js"
 import { TaskId } from "./TaskId.js"
 import { TaskState } from "./TaskState.js"
 
-/** A task was accepted; `state` is RUNNING or QUEUED (held back by a concurrency limit). */
+/**
+ * A task was accepted; `state` is RUNNING or QUEUED (held back by a concurrency limit).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TaskSubmitted = Schema.TaggedStruct("TaskSubmitted", {
   id: TaskId,
   name: Schema.String,
@@ -19,13 +24,23 @@ export const TaskSubmitted = Schema.TaggedStruct("TaskSubmitted", {
   at: Schema.Number
 })
 
-/** A task's fiber started. */
+/**
+ * A task's fiber started.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TaskStarted = Schema.TaggedStruct("TaskStarted", {
   id: TaskId,
   at: Schema.Number
 })
 
-/** A task reached its terminal state; a failure is rendered as text. */
+/**
+ * A task reached its terminal state; a failure is rendered as text.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TaskFinished = Schema.TaggedStruct("TaskFinished", {
   id: TaskId,
   state: Schema.Literals(["SUCCESS", "FAILURE", "REVOKED"]),
@@ -34,14 +49,24 @@ export const TaskFinished = Schema.TaggedStruct("TaskFinished", {
   error: Schema.optionalKey(Schema.String)
 })
 
-/** A revoke landed on a running task: it is stopping (its processes are being signalled). */
+/**
+ * A revoke landed on a running task: it is stopping (its processes are being signalled).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TaskRevoking = Schema.TaggedStruct("TaskRevoking", {
   id: TaskId,
   revocation: Revocation,
   at: Schema.Number
 })
 
-/** A task started an operating-system process. */
+/**
+ * A task started an operating-system process.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const ProcessStarted = Schema.TaggedStruct("ProcessStarted", {
   id: TaskId,
   pid: Schema.Number,
@@ -50,7 +75,12 @@ export const ProcessStarted = Schema.TaggedStruct("ProcessStarted", {
   at: Schema.Number
 })
 
-/** A process of a task ended, with its exit code or the signal that killed it. */
+/**
+ * A process of a task ended, with its exit code or the signal that killed it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const ProcessExited = Schema.TaggedStruct("ProcessExited", {
   id: TaskId,
   pid: Schema.Number,
@@ -59,7 +89,12 @@ export const ProcessExited = Schema.TaggedStruct("ProcessExited", {
   at: Schema.Number
 })
 
-/** A chunk of a process's output, decoded as UTF-8. */
+/**
+ * A chunk of a process's output, decoded as UTF-8.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TaskOutput = Schema.TaggedStruct("TaskOutput", {
   id: TaskId,
   pid: Schema.Number,
@@ -70,12 +105,20 @@ export const TaskOutput = Schema.TaggedStruct("TaskOutput", {
 /**
  * This subscriber fell behind and `count` events were dropped for it (never for the tasks, which
  * are never slowed by a subscriber). Re-read `TaskManager.list` to resynchronise.
+ *
+ * @since 0.1.0
+ * @category schemas
  */
 export const EventsDropped = Schema.TaggedStruct("EventsDropped", {
   count: Schema.Number
 })
 
-/** The schema of every event, a tagged union; its encoded form is plain JSON. */
+/**
+ * The schema of every event, a tagged union; its encoded form is plain JSON.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const TaskEvent = Schema.Union([
   TaskSubmitted,
   TaskStarted,
@@ -87,11 +130,26 @@ export const TaskEvent = Schema.Union([
   EventsDropped
 ])
 
-/** Any task event. */
+/**
+ * Any task event.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TaskEvent = typeof TaskEvent.Type
 
-/** Encodes an event to a JSON string (one line, for logs and pipes). */
+/**
+ * Encodes an event to a JSON string (one line, for logs and pipes).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const toJsonString: (event: TaskEvent) => string = Schema.encodeSync(Schema.fromJsonString(TaskEvent))
 
-/** Decodes an event from a JSON string, failing on anything that is not a task event. */
+/**
+ * Decodes an event from a JSON string, failing on anything that is not a task event.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const fromJsonString: (json: string) => TaskEvent = Schema.decodeUnknownSync(Schema.fromJsonString(TaskEvent))

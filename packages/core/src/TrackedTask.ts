@@ -16,12 +16,19 @@ import { TaskState } from "./TaskState.js"
 /**
  * The key under which every snapshot of a task carries an effect that waits for its final record.
  * It lets `TaskManager.join` wait for a task it was handed even after retention dropped the record.
+ *
+ * @since 0.1.0
+ * @category symbols
  */
 export const Completion: unique symbol = Symbol.for("@effect-tasks/core/TrackedTask/Completion")
 
 /**
- * A task as the manager tracks it. `state` comes only from the fiber's `Exit`; `revocation` is set
- * as soon as a revoke lands (the task stays RUNNING until its fiber, finalizers included, ends).
+ * A task as the manager tracks it. `state` comes only from an `Exit`: the body's own once the submitted
+ * effect has completed, else the fiber's. `revocation` is set as soon as a revoke lands (the task stays
+ * RUNNING until its fiber, finalizers included, ends), even when it lands too late to change the outcome.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface TrackedTask<A = unknown, E = unknown> {
   readonly id: TaskId
@@ -34,20 +41,28 @@ export interface TrackedTask<A = unknown, E = unknown> {
   readonly finishedAt?: number
   /** Set once the task is revoked, by a caller, its timeout or shutdown. */
   readonly revocation?: Revocation
-  /** The fiber's exit, once the task is terminal. */
+  /** The exit that decided the state, once the task is terminal. */
   readonly exit?: Exit.Exit<A, E>
   /** The operating-system processes the task started (filled in by `@effect-tasks/node`). */
   readonly processes: ReadonlyArray<ProcessInfo>
   readonly [Completion]: Effect.Effect<TrackedTask<A, E>>
 }
 
-/** How long the task ran (or has run so far, given `now`), in milliseconds; undefined if it never started. */
+/**
+ * How long the task ran (or has run so far, given `now`), in milliseconds; undefined if it never started.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
 export const durationMillis = (task: TrackedTask<unknown, unknown>, now?: number): number | undefined =>
   task.startedAt === undefined ? undefined : (task.finishedAt ?? now ?? task.startedAt) - task.startedAt
 
 /**
  * The JSON form of a task, for UIs, logs and the wire: the record without the fiber machinery,
  * with a failure rendered as text (errors are rarely JSON-safe).
+ *
+ * @since 0.1.0
+ * @category schemas
  */
 export const TrackedTaskJson = Schema.Struct({
   id: TaskId,
@@ -63,14 +78,29 @@ export const TrackedTaskJson = Schema.Struct({
   processes: Schema.Array(ProcessInfo)
 })
 
-/** The JSON form of a task. */
+/**
+ * The JSON form of a task.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type TrackedTaskJson = typeof TrackedTaskJson.Type
 
-/** Renders a failed exit as readable text (the pretty-printed cause); undefined for success. */
+/**
+ * Renders a failed exit as readable text (the pretty-printed cause); undefined for success.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const renderError = (exit: Exit.Exit<unknown, unknown> | undefined): string | undefined =>
   exit === undefined || Exit.isSuccess(exit) ? undefined : Cause.pretty(exit.cause)
 
-/** Converts a task to its JSON form. */
+/**
+ * Converts a task to its JSON form.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const toJson = (task: TrackedTask<unknown, unknown>): TrackedTaskJson => {
   const duration = durationMillis(task)
   const error = task.state === "FAILURE" ? renderError(task.exit) : undefined

@@ -3,24 +3,83 @@
  *
  * @since 0.1.0
  */
-export { CurrentTask, type OutputStream, TaskContext, type TaskContextShape, TaskServices } from "./CurrentTask.js"
-export * as EventHub from "./EventHub.js"
-export * as OutputTail from "./OutputTail.js"
+
+/**
+ * The id of the task the current fiber runs in.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as CurrentTask from "./CurrentTask.js"
+
+/**
+ * The record of one operating-system process a task started.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as ProcessInfo from "./ProcessInfo.js"
-export { Revocation } from "./Revocation.js"
-export { RevocationReason, TaskManagerClosed, TaskNotFound, TaskRevoked } from "./TaskErrors.js"
+
+/**
+ * Why and how a task is being stopped.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Revocation from "./Revocation.js"
+
+/**
+ * The hooks integrations use to plug into a task's life: `TaskContext` and `TaskServices`.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TaskContext from "./TaskContext.js"
+
+/**
+ * The typed errors of the task manager.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TaskErrors from "./TaskErrors.js"
+
+/**
+ * What happens to tasks, as plain JSON-safe events.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as TaskEvent from "./TaskEvent.js"
-export { TaskId } from "./TaskId.js"
-export {
-  type Provided,
-  type RevokeOptions,
-  type ShutdownOptions,
-  type ShutdownReport,
-  type SubmitOptions,
-  TaskManager,
-  type TaskManagerConfig,
-  type TaskManagerShape,
-  type TaskOutputTail
-} from "./TaskManager.js"
+
+/**
+ * Task identifiers, and the checked way to read one from text.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TaskId from "./TaskId.js"
+
+/**
+ * The task manager service and its layers.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TaskManager from "./TaskManager.js"
+
+/**
+ * The five states of a task.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as TaskState from "./TaskState.js"
+
+/**
+ * A task's record and its JSON form.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as TrackedTask from "./TrackedTask.js"

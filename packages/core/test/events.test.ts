@@ -9,7 +9,7 @@ type Event = TaskEvent.TaskEvent
 describe("rule 8: events", () => {
   it.effect("per task, events arrive in order and complete, whatever the outcome", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const ok = yield* tm.submit(Effect.succeed(1), { name: "ok", mode: "m" })
       const failed = yield* tm.submit(Effect.fail("boom"))
@@ -46,7 +46,7 @@ describe("rule 8: events", () => {
 
   it.effect("a subscriber that subscribed before a submit sees all of that task's events, read later", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const stream = yield* tm.subscribe
       // Nobody reads yet: the tasks run and finish first.
       const a = yield* tm.submit(Effect.succeed("a"))
@@ -68,7 +68,7 @@ describe("rule 8: events", () => {
 
   it.effect("`events` subscribes when it is run: it sees what happens after, not before", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const before = yield* tm.submit(Effect.void)
       const consumer = yield* Stream.runCollect(tm.events).pipe(Effect.forkChild({ startImmediately: true }))
       const after = yield* tm.submit(Effect.void)
@@ -80,7 +80,7 @@ describe("rule 8: events", () => {
 
   it.effect("a subscriber that never reads does not slow the tasks; later it learns how many events it lost", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const stream = yield* tm.subscribe
       for (let i = 0; i < 10_000; i++) yield* tm.submit(Effect.void)
       // All 10 000 tasks completed while the subscriber's buffer was full.
@@ -99,7 +99,7 @@ describe("rule 8: events", () => {
 
   it.effect("dropping is per subscriber: a reader that keeps up loses nothing while a stalled one drops", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const fast = yield* Stream.toPull(yield* tm.subscribe)
       const slow = yield* tm.subscribe
       const fastSeen: Array<Event> = []
@@ -118,7 +118,7 @@ describe("rule 8: events", () => {
 
   it.effect("a reader that falls behind now and then gets a marker at each gap, and the counts add up", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const pull = yield* Stream.toPull(yield* tm.subscribe)
       const seen: Array<Event> = []
       let published = 0
@@ -151,7 +151,7 @@ describe("rule 8: events", () => {
 
   it.effect("streams end when the manager shuts down; a subscription after that is empty", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       yield* tm.submit(Effect.never)
       yield* settle()
@@ -169,7 +169,7 @@ describe("rule 8: events", () => {
 
   it.effect("every event survives the JSON round trip", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       yield* tm.submit(Effect.fail(new Error("with a message")))
       yield* tm.submit(Effect.never, { timeout: "1 second" })

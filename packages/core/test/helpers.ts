@@ -1,4 +1,4 @@
-import { TaskContext, type TaskEvent, TaskManager, type TaskManagerConfig } from "@effect-tasks/core"
+import { TaskContext, TaskEvent, TaskId, TaskManager } from "@effect-tasks/core"
 import { Clock, Effect, Fiber, Layer, Pull, Stream } from "effect"
 import type * as Scope from "effect/Scope"
 import type { TestClock } from "effect/testing"
@@ -19,15 +19,16 @@ export const disarmTestClock: Effect.Effect<void> = Clock.clockWith((clock) =>
  * one advances any more (a failing test reports at once instead of timing out).
  */
 export const withManager =
-  (config: TaskManagerConfig = {}) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, TaskManager>> =>
+  (config: TaskManager.TaskManagerConfig = {}) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, TaskManager.TaskManager>> =>
     Effect.andThen(disarmTestClock, self).pipe(
-      Effect.onError(() => TaskManager.use((tm) => tm.revokeAll({ graceful: false }))),
+      Effect.onError(() => TaskManager.TaskManager.use((tm) => tm.revokeAll({ graceful: false }))),
       Effect.provide(TaskManager.layerWith(config))
     )
 
 /** A manager layer, for tests that build it in their own scope. */
-export const managerLayer = (config: TaskManagerConfig = {}): Layer.Layer<TaskManager> => TaskManager.layerWith(config)
+export const managerLayer = (config: TaskManager.TaskManagerConfig = {}): Layer.Layer<TaskManager.TaskManager> =>
+  TaskManager.layerWith(config)
 
 /** How a simulated process ended: it stopped on its own at SIGTERM, after the grace, or at once. */
 export type StopMode = "immediate" | "grace" | "forced"
@@ -39,7 +40,7 @@ export type StopMode = "immediate" | "grace" | "forced"
  */
 export const stubborn = (log: Array<StopMode>) =>
   Effect.gen(function*() {
-    const ctx = yield* TaskContext
+    const ctx = yield* TaskContext.TaskContext
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         const revocation = ctx.revocationUnsafe()
@@ -58,7 +59,7 @@ export const stubborn = (log: Array<StopMode>) =>
 
 /** Subscribes now and collects every event until the manager shuts down (join the fiber after `shutdown`). */
 export const collectEvents = (
-  tm: TaskManager["Service"]
+  tm: TaskManager.TaskManager["Service"]
 ): Effect.Effect<Fiber.Fiber<Array<TaskEvent.TaskEvent>>, never, Scope.Scope> =>
   Effect.flatMap(tm.subscribe, (stream) =>
     Stream.runCollect(stream).pipe(
@@ -88,3 +89,6 @@ export const drain = (
     pull.pipe(Pull.catchDone(() => Effect.succeed([]))),
     Effect.as(Effect.yieldNow, [] as ReadonlyArray<TaskEvent.TaskEvent>)
   )
+
+/** A task id written in a test (checked: a positive integer). */
+export const taskId = (n: number): TaskId.TaskId => TaskId.TaskId.make(n)

@@ -1,13 +1,13 @@
-import { CurrentTask, TaskManager, TaskManagerClosed, TaskNotFound, TaskRevoked } from "@effect-tasks/core"
+import { CurrentTask, TaskContext, TaskErrors, TaskManager } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { collectEvents, settle, tagsOf, withManager } from "./helpers.js"
+import { collectEvents, settle, tagsOf, taskId, withManager } from "./helpers.js"
 
 describe("rule 1: submit returns at once and the fiber starts immediately", () => {
   it.effect("submit gives a RUNNING record and the effect has already begun", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       let began = false
       const task = yield* tm.submit(Effect.sync(() => (began = true)).pipe(Effect.andThen(Effect.never)))
       expect(began).toBe(true)
@@ -21,7 +21,7 @@ describe("rule 1: submit returns at once and the fiber starts immediately", () =
 
   it.effect("a task that finishes synchronously still reads RUNNING from submit, SUCCESS afterwards", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.succeed(42))
       expect(task.state).toBe("RUNNING")
       const now = yield* tm.get(task.id)
@@ -31,7 +31,7 @@ describe("rule 1: submit returns at once and the fiber starts immediately", () =
 
   it.effect("a task revoked in the same instant ends REVOKED and its own onExit runs", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       let sawExit: Exit.Exit<unknown, unknown> | undefined
       const task = yield* tm.submit(Effect.never.pipe(Effect.onExit((exit) => Effect.sync(() => (sawExit = exit)))))
       const revoked = yield* tm.revoke(task.id)
@@ -41,7 +41,7 @@ describe("rule 1: submit returns at once and the fiber starts immediately", () =
 
   it.effect("a hundred tasks revoked in the same step all end REVOKED", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const tasks = yield* Effect.forEach(Array.from({ length: 100 }), () => tm.submit(Effect.never))
       const revoked = yield* Effect.forEach(tasks, (task) => tm.revoke(task.id), { concurrency: "unbounded" })
       expect(revoked.map((t) => t.state)).toEqual(Array(100).fill("REVOKED"))
@@ -50,10 +50,10 @@ describe("rule 1: submit returns at once and the fiber starts immediately", () =
 
   it.effect("a task that revokes itself before its first suspension ends REVOKED (no self-deadlock)", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(
         Effect.gen(function*() {
-          const id = yield* CurrentTask
+          const id = yield* CurrentTask.CurrentTask
           yield* tm.revoke(id)
           return "unreachable"
         })
@@ -67,7 +67,7 @@ describe("rule 1: submit returns at once and the fiber starts immediately", () =
 describe("rule 2: the state comes only from the fiber's Exit", () => {
   it.effect("success is SUCCESS, failure and defect are FAILURE with the exit kept, interruption is REVOKED", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const ok = yield* tm.submit(Effect.succeed("fine"))
       const failed = yield* tm.submit(Effect.fail("boom" as const))
       const died = yield* tm.submit(Effect.die(new Error("kaput")))
@@ -91,7 +91,7 @@ describe("rule 2: the state comes only from the fiber's Exit", () => {
 
   it.effect("a finalizer that dies during a revoke still gives REVOKED (Interrupt and Die in the cause)", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.never.pipe(Effect.ensuring(Effect.die("finalizer broke"))))
       const done = yield* tm.revoke(task.id)
       expect(done.state).toBe("REVOKED")
@@ -101,7 +101,7 @@ describe("rule 2: the state comes only from the fiber's Exit", () => {
 
   it.effect("between a revoke and the end of its finalizers a task stays RUNNING with revocation set", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const task = yield* tm.submit(Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 second"))))
       const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
@@ -129,7 +129,7 @@ describe("rule 2: the state comes only from the fiber's Exit", () => {
 
   it.effect("a terminal task keeps its state: later revokes and awaits return the same record", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.fail("nope"))
       const first = yield* tm.await(task.id)
       const again = yield* tm.revoke(task.id)
@@ -142,17 +142,133 @@ describe("rule 2: the state comes only from the fiber's Exit", () => {
     }).pipe(withManager()))
 })
 
+/** Returns 42 after a second; its scope holds a finalizer that takes 400 ms (like a process asked to stop). */
+const computes = (result: Effect.Effect<number, string> = Effect.succeed(42)) =>
+  Effect.gen(function*() {
+    yield* Effect.addFinalizer(() => Effect.sleep("400 millis"))
+    yield* Effect.sleep("1 second")
+    return yield* result
+  })
+
+describe("rule 2: once the body has completed, its own Exit decides", () => {
+  it.effect("a revoke just before the body completes interrupts it: REVOKED", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const task = yield* tm.submit(computes())
+      yield* TestClock.adjust("999 millis")
+      const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* TestClock.adjust("400 millis")
+      const done = yield* Fiber.join(revoking)
+      expect(done.state).toBe("REVOKED")
+      expect(done.finishedAt).toBe(1399)
+      expect(yield* Effect.flip(tm.join(task))).toEqual(new TaskErrors.TaskRevoked({ id: task.id, reason: "user" }))
+    }).pipe(withManager()))
+
+  it.effect("a revoke just after, while a 400 ms finalizer runs: SUCCESS with 42, the revocation recorded", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const events = yield* collectEvents(tm)
+      const task = yield* tm.submit(computes())
+      yield* TestClock.adjust("1 second")
+      expect((yield* tm.get(task.id)).state).toBe("RUNNING") // its scope is closing
+      const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* settle()
+      const stopping = yield* tm.get(task.id)
+      expect([stopping.state, stopping.revocation]).toEqual(["RUNNING", { reason: "user", graceful: true }])
+      yield* TestClock.adjust("399 millis")
+      expect(revoking.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      const done = yield* Fiber.join(revoking)
+      expect(done.state).toBe("SUCCESS")
+      expect(done.exit).toEqual(Exit.succeed(42))
+      expect(done.revocation).toEqual({ reason: "user", graceful: true })
+      expect(done.finishedAt).toBe(1400)
+      expect(yield* tm.join(task)).toBe(42)
+      yield* tm.shutdown
+      const finished = (yield* Fiber.join(events)).find((e) => e._tag === "TaskFinished")
+      expect(finished).toMatchObject({ state: "SUCCESS", revocation: { reason: "user", graceful: true } })
+    }).pipe(withManager()))
+
+  it.effect("a body that failed and is revoked during its cleanup is FAILURE with its own error", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const task = yield* tm.submit(computes(Effect.fail("boom")))
+      yield* TestClock.adjust("1 second")
+      const revoking = yield* tm.revoke(task.id, { graceful: false }).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* TestClock.adjust("400 millis")
+      const done = yield* Fiber.join(revoking)
+      expect(done.state).toBe("FAILURE")
+      expect(done.exit).toEqual(Exit.fail("boom"))
+      expect(done.revocation).toEqual({ reason: "user", graceful: false })
+      expect(yield* Effect.flip(tm.join(task))).toBe("boom")
+    }).pipe(withManager()))
+
+  it.effect("a cleanup that dies after the revoke is a FAILURE, as it would be without the revoke", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const task = yield* tm.submit(Effect.gen(function*() {
+        yield* Effect.addFinalizer(() => Effect.sleep("400 millis").pipe(Effect.andThen(Effect.die("cleanup broke"))))
+        return 42
+      }))
+      const done = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* TestClock.adjust("400 millis")
+      const record = yield* Fiber.join(done)
+      expect(record.state).toBe("FAILURE")
+      expect(Exit.isFailure(record.exit!) && Cause.hasDies(record.exit.cause)).toBe(true)
+      expect(Exit.isFailure(record.exit!) && Cause.hasInterrupts(record.exit.cause)).toBe(false)
+    }).pipe(withManager()))
+
+  it.effect("a revoke after the body still hurries the cleanup: revoked and forced fire for its finalizers", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const seen: Array<string> = []
+      // Stops like a process that ignores SIGTERM: waits up to a minute unless the stop is forced.
+      const task = yield* tm.submit(Effect.gen(function*() {
+        const ctx = yield* TaskContext.TaskContext
+        yield* Effect.addFinalizer(() =>
+          ctx.revoked.pipe(
+            Effect.andThen(Effect.sync(() => seen.push("revoked"))),
+            Effect.andThen(Effect.raceFirst(ctx.forced, Effect.sleep("1 minute"))),
+            Effect.andThen(Effect.sync(() => seen.push("forced")))
+          )
+        )
+        return 42
+      }))
+      yield* settle()
+      expect((yield* tm.get(task.id)).state).toBe("RUNNING")
+      const graceful = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
+      yield* settle()
+      expect(seen).toEqual(["revoked"])
+      const forced = yield* tm.revoke(task.id, { graceful: false })
+      expect(seen).toEqual(["revoked", "forced"])
+      expect(forced.state).toBe("SUCCESS")
+      expect(forced.revocation).toEqual({ reason: "user", graceful: false })
+      expect(yield* Fiber.join(graceful)).toBe(forced)
+      expect(yield* tm.join(task)).toBe(42)
+    }).pipe(withManager()))
+
+  it.effect("a timeout that fires during the cleanup is recorded and changes nothing else", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const task = yield* tm.submit(computes(), { timeout: "1200 millis" })
+      yield* TestClock.adjust("1400 millis")
+      const done = yield* tm.await(task.id)
+      expect([done.state, done.revocation]).toEqual(["SUCCESS", { reason: "timeout", graceful: true }])
+      expect(yield* tm.join(task)).toBe(42)
+    }).pipe(withManager()))
+})
+
 describe("rule 10: CurrentTask and fibers forked inside a task", () => {
   it.effect("yield* CurrentTask gives the task's id, in the task and in fibers it forks", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       yield* tm.submit(Effect.void)
       const task = yield* tm.submit(
         Effect.gen(function*() {
-          const own = yield* CurrentTask
+          const own = yield* CurrentTask.CurrentTask
           const inChild = yield* Fiber.join(
             yield* Effect.forkChild(Effect.gen(function*() {
-              return yield* CurrentTask
+              return yield* CurrentTask.CurrentTask
             }))
           )
           return [own, inChild] as const
@@ -163,7 +279,7 @@ describe("rule 10: CurrentTask and fibers forked inside a task", () => {
 
   it.effect("revoking a task interrupts the fibers it forked, and it becomes terminal only after them", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<string> = []
       const child = (name: string) =>
         Effect.never.pipe(
@@ -196,7 +312,7 @@ describe("rule 10: CurrentTask and fibers forked inside a task", () => {
 
   it.effect("a submitted effect that needs Scope gets the task's own scope", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<string> = []
       const task = yield* tm.submit(
         Effect.acquireRelease(Effect.sync(() => log.push("acquired")), () => Effect.sync(() => log.push("released")))
@@ -209,7 +325,7 @@ describe("rule 10: CurrentTask and fibers forked inside a task", () => {
 describe("join, run, get and await", () => {
   it.effect("join gives the typed value or error, and TaskRevoked with the reason for a revoked task", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const ok = yield* tm.submit(Effect.succeed(1))
       const bad = yield* tm.submit(Effect.fail({ code: 7 }))
       const hang = yield* tm.submit(Effect.never)
@@ -217,13 +333,13 @@ describe("join, run, get and await", () => {
       expect(yield* Effect.flip(tm.join(bad))).toEqual({ code: 7 })
       yield* tm.revoke(hang.id)
       const err = yield* Effect.flip(tm.join(hang))
-      expect(err).toBeInstanceOf(TaskRevoked)
+      expect(err).toBeInstanceOf(TaskErrors.TaskRevoked)
       expect(err).toMatchObject({ id: hang.id, reason: "user" })
     }).pipe(withManager()))
 
   it.effect("run submits and joins", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       expect(yield* tm.run(Effect.succeed("done"), { name: "quick" })).toBe("done")
       expect(yield* Effect.flip(tm.run(Effect.fail("bad")))).toBe("bad")
       const [record] = yield* tm.list
@@ -233,7 +349,7 @@ describe("join, run, get and await", () => {
 
   it.effect("interrupting the caller of run revokes the task and waits until it has stopped", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       let stopped = false
       const caller = yield* tm.run(
         Effect.never.pipe(
@@ -245,28 +361,28 @@ describe("join, run, get and await", () => {
       const interrupting = yield* Fiber.interrupt(caller).pipe(Effect.forkChild({ startImmediately: true }))
       yield* settle()
       expect(interrupting.pollUnsafe()).toBeUndefined()
-      const stopping = yield* tm.get(1)
+      const stopping = yield* tm.get(taskId(1))
       expect(stopping.state).toBe("RUNNING")
       expect(stopping.revocation).toEqual({ reason: "user", graceful: true })
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(interrupting)
       expect(stopped).toBe(true)
-      expect((yield* tm.get(1)).state).toBe("REVOKED")
+      expect((yield* tm.get(taskId(1))).state).toBe("REVOKED")
     }).pipe(withManager()))
 
   it.effect("get and await of an unknown id fail with TaskNotFound", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
-      const missing = yield* Effect.flip(tm.get(99))
-      expect(missing).toBeInstanceOf(TaskNotFound)
+      const tm = yield* TaskManager.TaskManager
+      const missing = yield* Effect.flip(tm.get(taskId(99)))
+      expect(missing).toBeInstanceOf(TaskErrors.TaskNotFound)
       expect(missing.id).toBe(99)
-      expect(yield* Effect.flip(tm.await(99))).toBeInstanceOf(TaskNotFound)
-      expect(yield* Effect.flip(tm.output(99))).toBeInstanceOf(TaskNotFound)
+      expect(yield* Effect.flip(tm.await(taskId(99)))).toBeInstanceOf(TaskErrors.TaskNotFound)
+      expect(yield* Effect.flip(tm.output(taskId(99)))).toBeInstanceOf(TaskErrors.TaskNotFound)
     }).pipe(withManager()))
 
   it.effect("await waits for the terminal record", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.sleep("5 seconds").pipe(Effect.as("slept")))
       const waiting = yield* tm.await(task.id).pipe(Effect.forkChild({ startImmediately: true }))
       yield* TestClock.adjust("4 seconds")
@@ -280,17 +396,17 @@ describe("join, run, get and await", () => {
 
   it.effect("ids strictly increase from 1 and are never reused", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const ids: Array<number> = []
       for (let i = 0; i < 20; i++) ids.push((yield* tm.submit(i % 2 === 0 ? Effect.void : Effect.fail(i))).id)
       expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
       yield* tm.shutdown
-      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
     }).pipe(withManager({ retain: 3 })))
 
   it.effect("a stream consumer sees a task's whole life (smoke)", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* tm.subscribe
       const collected = yield* Stream.runCollect(events).pipe(Effect.forkChild({ startImmediately: true }))
       const ok = yield* tm.submit(Effect.succeed(42))

@@ -4,19 +4,11 @@
  * revokeAll, await, clock ticks and shutdown, checked after every step against what the manager
  * must guarantee.
  */
-import {
-  CurrentTask,
-  type SubmitOptions,
-  type TaskEvent,
-  TaskManager,
-  TaskManagerClosed,
-  TaskNotFound
-} from "@effect-tasks/core"
-import type { TrackedTask } from "@effect-tasks/core"
+import { CurrentTask, TaskErrors, TaskEvent, TaskId, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { disarmTestClock, drain, type StopMode, stubborn } from "./helpers.js"
+import { disarmTestClock, drain, type StopMode, stubborn, taskId } from "./helpers.js"
 
 const GRACE_MILLIS = 30
 const LIMITS = { a: 1, b: 2 } as const
@@ -114,19 +106,19 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
       concurrency: LIMITS,
       eventBuffer: 1_000_000
     })
-    const tm = Context.get(yield* Layer.buildWithScope(layer, scope), TaskManager)
+    const tm = Context.get(yield* Layer.buildWithScope(layer, scope), TaskManager.TaskManager)
     const pull = yield* Stream.toPull(yield* tm.subscribe)
 
     const commands: ReadonlyArray<Command> = shutdownAt < generated.length
       ? [...generated.slice(0, shutdownAt), { _tag: "Shutdown" }, ...generated.slice(shutdownAt)]
       : generated
     const known = new Map<number, Known>()
-    const order: Array<number> = []
+    const order: Array<TaskId.TaskId> = []
     const alive = new Set<number>()
     const bodiesStarted = new Set<number>()
     const stopLog: Array<StopMode> = []
-    const revokes: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskNotFound>> = []
-    const awaits: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskNotFound>> = []
+    const revokes: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskErrors.TaskNotFound>> = []
+    const awaits: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskErrors.TaskNotFound>> = []
     const revokeAlls: Array<Fiber.Fiber<ReadonlyArray<TrackedTask.TrackedTask>>> = []
     const shutdowns: Array<Fiber.Fiber<void>> = []
     /** Tasks a non-graceful revoke (or revokeAll) reached: they must be terminal by the next check. */
@@ -137,7 +129,7 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
 
     const body = (kind: Kind, sleep: number) =>
       Effect.gen(function*() {
-        const id = yield* CurrentTask
+        const id = yield* CurrentTask.CurrentTask
         yield* Effect.acquireRelease(
           Effect.sync(() => {
             alive.add(id)
@@ -229,7 +221,7 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
       Effect.gen(function*() {
         switch (command._tag) {
           case "Submit": {
-            const options: SubmitOptions = {
+            const options: TaskManager.SubmitOptions = {
               mode: command.mode,
               ...(command.timeout === undefined ? {} : { timeout: command.timeout })
             }
@@ -237,7 +229,7 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
             const submitted = yield* Effect.result(tm.submit(body(command.kind, command.sleep), options))
             if (shutdownStarted) {
               expect(submitted._tag).toBe("Failure")
-              if (submitted._tag === "Failure") expect(submitted.failure).toBeInstanceOf(TaskManagerClosed)
+              if (submitted._tag === "Failure") expect(submitted.failure).toBeInstanceOf(TaskErrors.TaskManagerClosed)
               return
             }
             if (submitted._tag === "Failure") return expect.unreachable("submit failed before shutdown")
@@ -263,8 +255,8 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
           case "Revoke": {
             const id = order[command.target]
             if (id === undefined) {
-              const missing = yield* Effect.flip(tm.revoke(lastId + 1 + command.target))
-              expect(missing).toBeInstanceOf(TaskNotFound)
+              const missing = yield* Effect.flip(tm.revoke(taskId(lastId + 1 + command.target)))
+              expect(missing).toBeInstanceOf(TaskErrors.TaskNotFound)
               return
             }
             if (!command.graceful && !isTerminal((yield* tm.get(id)).state)) forced.add(id)
@@ -332,7 +324,7 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
       }
     }
     expect(alive.size).toBe(0)
-    expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+    expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
     return true
   })
 

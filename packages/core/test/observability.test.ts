@@ -25,7 +25,7 @@ const metricValue = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, id: strin
 }
 
 // The span a task's code sees: its own when it has one, else the submitter's.
-const spanSeenByTask = (tm: TaskManager["Service"]) =>
+const spanSeenByTask = (tm: TaskManager.TaskManager["Service"]) =>
   Effect.gen(function*() {
     const task = yield* tm.submit(Effect.map(Effect.option(Effect.currentSpan), Option.map((span) => span.name)), {
       name: "probe"
@@ -36,14 +36,14 @@ const spanSeenByTask = (tm: TaskManager["Service"]) =>
 describe("rule 11: observability", () => {
   it.effect("spans: \"auto\" skips the task span under Effect's default tracer, which exports nothing", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       expect(yield* spanSeenByTask(tm)).toEqual(Option.some("submitter"))
     }).pipe(withManager()))
 
   it.effect("spans: \"auto\" gives each task a span once a recording tracer is installed", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       expect(yield* spanSeenByTask(tm).pipe(Effect.withTracer(tracer))).toEqual(Option.some("probe"))
       expect(spans.map((span) => span.name)).toEqual(["submitter", "probe"])
     }).pipe(withManager()))
@@ -52,12 +52,12 @@ describe("rule 11: observability", () => {
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
       const always = yield* Effect.provide(
-        Effect.flatMap(TaskManager, spanSeenByTask),
+        Effect.flatMap(TaskManager.TaskManager, spanSeenByTask),
         TaskManager.layerWith({ spans: "always" })
       )
       expect(always).toEqual(Option.some("probe"))
       const never = yield* Effect.provide(
-        Effect.flatMap(TaskManager, spanSeenByTask),
+        Effect.flatMap(TaskManager.TaskManager, spanSeenByTask),
         TaskManager.layerWith({ spans: "never" })
       ).pipe(Effect.withTracer(tracer))
       expect(never).toEqual(Option.some("submitter"))
@@ -68,7 +68,7 @@ describe("rule 11: observability", () => {
   it.effect("each task runs in a span named after it, with id and mode attributes, as a child of the submitter", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const [ok, failed] = yield* Effect.gen(function*() {
         const ok = yield* tm.submit(Effect.void.pipe(Effect.withSpan("inner step")), { name: "build", mode: "ci" })
         const failed = yield* tm.submit(Effect.fail("no"), { name: "lint" })
@@ -93,7 +93,7 @@ describe("rule 11: observability", () => {
   it.effect("a revoked task's span ends with an interruption", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recordingTracer()
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.never, { name: "forever" }).pipe(Effect.withTracer(tracer))
       expect(spans.map((s) => [s.name, s.status._tag])).toEqual([["forever", "Started"]])
       yield* tm.revoke(task.id)
@@ -103,7 +103,7 @@ describe("rule 11: observability", () => {
 
   it.effect("metrics count tasks submitted, finished by state, and running now", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       yield* Effect.forEach([1, 2, 3], () => tm.submit(Effect.void))
       yield* Effect.forEach([1, 2], () => tm.submit(Effect.fail("x")))
       yield* tm.submit(Effect.die("y"))

@@ -1,13 +1,13 @@
-import { OutputTail, ProcessInfo, TaskContext, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
+import { ProcessInfo, TaskContext, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Schema } from "effect"
+import { Clock, Deferred, Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { collectEvents, tagsOf, withManager } from "./helpers.js"
 
 describe("TrackedTask JSON form", () => {
   it.effect("toJson gives plain, schema-valid JSON for every outcome", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const ok = yield* tm.submit(Effect.sleep("2 seconds").pipe(Effect.as({ not: "serialised" })), { name: "ok" })
       const failed = yield* tm.submit(Effect.fail(new Error("disk full")), { name: "bad", mode: "io" })
       const revoked = yield* tm.submit(Effect.never)
@@ -63,12 +63,12 @@ describe("TrackedTask JSON form", () => {
 describe("TaskContext: the integration hook", () => {
   it.effect("processes and output reported through TaskContext show on the record, in events and in output", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const proceed = yield* Deferred.make<void>()
       const task = yield* tm.submit(
         Effect.gen(function*() {
-          const ctx = yield* TaskContext
+          const ctx = yield* TaskContext.TaskContext
           expect([ctx.id, ctx.name, ctx.mode]).toEqual([1, "make", "build"])
           expect(ctx.revocationUnsafe()).toBeUndefined()
           ctx.addProcessUnsafe({ pid: 4242, command: "make", args: ["-j4"] })
@@ -112,13 +112,48 @@ describe("TaskContext: the integration hook", () => {
       ])
     }).pipe(withManager({ outputTail: 14 })))
 
+  it.effect("every timestamp of a task and its processes is a reading of the manager's clock", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const events = yield* collectEvents(tm)
+      const readings: Array<number> = []
+      const read = Effect.tap(Clock.currentTimeMillis, (now) => Effect.sync(() => readings.push(now)))
+      yield* TestClock.adjust("2 seconds")
+      const proceed = yield* Deferred.make<void>()
+      const task = yield* tm.submit(Effect.gen(function*() {
+        const ctx = yield* TaskContext.TaskContext
+        yield* read
+        ctx.addProcessUnsafe({ pid: 7, command: "sleep", args: ["1"] })
+        yield* Deferred.await(proceed)
+        yield* read
+        ctx.endProcessUnsafe(7, { signal: "SIGTERM" })
+      }))
+      yield* TestClock.adjust("1500 millis")
+      yield* Deferred.succeed(proceed, undefined)
+      const done = yield* tm.await(task.id)
+      const [process] = done.processes
+      expect(readings).toEqual([2000, 3500])
+      expect([process!.startedAt, process!.endedAt]).toEqual(readings)
+      expect(process!.startedAt).toBeLessThanOrEqual(process!.endedAt!)
+      expect([done.submittedAt, done.startedAt, done.finishedAt]).toEqual([2000, 2000, 3500])
+      yield* tm.shutdown
+      const stamps = (yield* Fiber.join(events)).flatMap((e) => ("at" in e ? [[e._tag, e.at]] : []))
+      expect(stamps).toEqual([
+        ["TaskSubmitted", 2000],
+        ["TaskStarted", 2000],
+        ["ProcessStarted", 2000],
+        ["ProcessExited", 3500],
+        ["TaskFinished", 3500]
+      ])
+    }).pipe(withManager()))
+
   it.effect("the revocation and the forced signal are visible to the task while it stops", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const seen: Array<unknown> = []
       const task = yield* tm.submit(
         Effect.gen(function*() {
-          const ctx = yield* TaskContext
+          const ctx = yield* TaskContext.TaskContext
           yield* Effect.addFinalizer(() =>
             Effect.gen(function*() {
               seen.push(ctx.revocationUnsafe())
@@ -140,13 +175,13 @@ describe("TaskContext: the integration hook", () => {
 
   it.effect("the task's scope closes before the task becomes terminal, and hooks called late are ignored", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
-      let ctxRef: TaskContext["Service"] | undefined
+      let ctxRef: TaskContext.TaskContext["Service"] | undefined
       let stateWhenScopeClosed: string | undefined
       const task = yield* tm.submit(
         Effect.gen(function*() {
-          const ctx = yield* TaskContext
+          const ctx = yield* TaskContext.TaskContext
           ctxRef = ctx
           yield* Effect.addFinalizer(() =>
             tm.get(ctx.id).pipe(Effect.orDie, Effect.map((t) => (stateWhenScopeClosed = t.state)))
@@ -166,37 +201,4 @@ describe("TaskContext: the integration hook", () => {
       // Nothing was published after the task's TaskFinished.
       expect(tagsOf(yield* Fiber.join(events), task.id).at(-1)).toBe("TaskFinished:SUCCESS")
     }).pipe(withManager()))
-})
-
-describe("OutputTail", () => {
-  it("keeps the last capacity characters across chunks and counts the rest", () => {
-    const tail = OutputTail.make(5)
-    OutputTail.append(tail, "ab")
-    OutputTail.append(tail, "cd")
-    expect(OutputTail.text(tail)).toBe("abcd")
-    OutputTail.append(tail, "efg")
-    expect(OutputTail.text(tail)).toBe("cdefg")
-    expect(tail.dropped).toBe(2)
-    OutputTail.append(tail, "0123456789")
-    expect(OutputTail.text(tail)).toBe("56789")
-    expect(tail.dropped).toBe(12)
-    OutputTail.append(tail, "")
-    expect(OutputTail.text(tail)).toBe("56789")
-  })
-
-  it("stays bounded over a million small chunks", () => {
-    const tail = OutputTail.make(100)
-    for (let i = 0; i < 1_000_000; i++) OutputTail.append(tail, String(i % 10))
-    expect(tail.length).toBe(100)
-    expect(tail.chunks.length).toBeLessThanOrEqual(100)
-    expect(OutputTail.text(tail)).toBe("0123456789".repeat(10))
-    expect(tail.dropped).toBe(1_000_000 - 100)
-  })
-
-  it("a capacity of 0 keeps nothing", () => {
-    const tail = OutputTail.make(0)
-    OutputTail.append(tail, "abc")
-    expect(OutputTail.text(tail)).toBe("")
-    expect(tail.dropped).toBe(3)
-  })
 })

@@ -1,22 +1,22 @@
-import { Revocation, RevocationReason, TaskEvent, TaskManager, TaskNotFound, TaskRevoked } from "@effect-tasks/core"
+import { Revocation, TaskErrors, TaskEvent, TaskManager } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { collectEvents, settle, type StopMode, stubborn, tagsOf, withManager } from "./helpers.js"
+import { collectEvents, settle, type StopMode, stubborn, tagsOf, taskId, withManager } from "./helpers.js"
 
 describe("rule 3: revoke", () => {
   it.effect("an unknown id fails with TaskNotFound", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
-      const error = yield* Effect.flip(tm.revoke(7))
-      expect(error).toBeInstanceOf(TaskNotFound)
+      const tm = yield* TaskManager.TaskManager
+      const error = yield* Effect.flip(tm.revoke(taskId(7)))
+      expect(error).toBeInstanceOf(TaskErrors.TaskNotFound)
       expect(error.id).toBe(7)
       expect(error.message).toContain("7")
     }).pipe(withManager()))
 
   it.effect("a terminal task is returned unchanged and no TaskRevoking is emitted", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const task = yield* tm.submit(Effect.succeed(1))
       const done = yield* tm.await(task.id)
@@ -33,7 +33,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("a QUEUED task becomes REVOKED without ever starting", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       let ran = false
       const first = yield* tm.submit(Effect.never)
@@ -54,7 +54,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("a graceful revoke (the default) lets the task's processes use the grace period", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
       const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
@@ -71,7 +71,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("the task's own grace overrides the manager's", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log), { grace: "200 millis" })
       const revoking = yield* tm.revoke(task.id).pipe(Effect.forkChild({ startImmediately: true }))
@@ -82,7 +82,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("graceful: false kills at once, without waiting for the grace period", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
       const done = yield* tm.revoke(task.id, { graceful: false })
@@ -94,7 +94,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("revoking twice, from two fibers at once, is safe and both callers get the same terminal record", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
@@ -117,7 +117,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("a graceful: false revoke upgrades a graceful one in progress", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
@@ -146,7 +146,7 @@ describe("rule 3: revoke", () => {
 
   it.effect("a graceful revoke does not downgrade a forced one under way", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       // A task whose stop takes a while even when forced, so the second revoke lands mid-stop.
       const task = yield* tm.submit(Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep("1 second"))))
       const hard = yield* tm.revoke(task.id, { graceful: false }).pipe(Effect.forkChild({ startImmediately: true }))
@@ -162,13 +162,13 @@ describe("rule 3: revoke", () => {
 describe("rule 3: a revoke's reason", () => {
   it.effect("a caller's reason is recorded, published and given to join; a blank one counts as user", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const task = yield* tm.submit(Effect.never)
       const done = yield* tm.revoke(task.id, { reason: "kill-others" })
       expect(done.revocation).toEqual({ reason: "kill-others", graceful: true })
       const error = yield* Effect.flip(tm.join(done as typeof task))
-      expect(error).toBeInstanceOf(TaskRevoked)
+      expect(error).toBeInstanceOf(TaskErrors.TaskRevoked)
       expect(error.reason).toBe("kill-others")
       expect(error.message).toBe(`task ${task.id} was revoked (kill-others)`)
       const blank = yield* tm.submit(Effect.never)
@@ -181,7 +181,7 @@ describe("rule 3: a revoke's reason", () => {
 
   it.effect("an upgrade to graceful: false keeps the first reason; revokeAll takes a reason too", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
       const first = yield* tm.revoke(task.id, { reason: "deploy" }).pipe(Effect.forkChild({ startImmediately: true }))
@@ -198,21 +198,21 @@ describe("rule 3: a revoke's reason", () => {
 
   it("custom reasons are valid in the schemas of Revocation, TaskRevoked and TaskEvent; an empty one is not", () => {
     const revocation = { reason: "kill-others", graceful: true }
-    expect(Schema.decodeUnknownSync(Revocation)(revocation)).toEqual(revocation)
-    expect(Schema.decodeUnknownSync(RevocationReason)("timeout")).toBe("timeout")
-    const revoked = Schema.decodeUnknownSync(TaskRevoked)({ _tag: "TaskRevoked", id: 3, reason: "kill-others" })
+    expect(Schema.decodeUnknownSync(Revocation.Revocation)(revocation)).toEqual(revocation)
+    expect(Schema.decodeUnknownSync(Revocation.RevocationReason)("timeout")).toBe("timeout")
+    const revoked = Schema.decodeUnknownSync(TaskErrors.TaskRevoked)({ _tag: "TaskRevoked", id: 3, reason: "kill-others" })
     expect(revoked.reason).toBe("kill-others")
     const event = { _tag: "TaskRevoking", id: 3, revocation, at: 10 }
     expect(Schema.decodeUnknownSync(TaskEvent.TaskEvent)(event)).toEqual(event)
-    expect(() => Schema.decodeUnknownSync(RevocationReason)("")).toThrow()
-    expect(() => Schema.decodeUnknownSync(Revocation)({ reason: "", graceful: true })).toThrow()
+    expect(() => Schema.decodeUnknownSync(Revocation.RevocationReason)("")).toThrow()
+    expect(() => Schema.decodeUnknownSync(Revocation.Revocation)({ reason: "", graceful: true })).toThrow()
   })
 })
 
 describe("rule 4: revokeAll", () => {
   it.effect("revokes every non-terminal task concurrently and returns their terminal records", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const log: Array<StopMode> = []
       const finished = yield* tm.submit(Effect.succeed("early"))
@@ -238,7 +238,7 @@ describe("rule 4: revokeAll", () => {
 
   it.effect("queued tasks are revoked before running ones, so freed slots never start them", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       let started = 0
       const body = Effect.sync(() => started++).pipe(Effect.andThen(Effect.never))
@@ -262,7 +262,7 @@ describe("rule 4: revokeAll", () => {
 describe("rule 5: timeout", () => {
   it.effect("when the timeout elapses the task is revoked gracefully with reason timeout", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log), { timeout: "10 seconds" })
@@ -280,7 +280,7 @@ describe("rule 5: timeout", () => {
       expect(done.finishedAt).toBe(12_000)
       expect(log).toEqual(["grace"])
       const error = yield* Effect.flip(tm.join(task))
-      expect(error).toBeInstanceOf(TaskRevoked)
+      expect(error).toBeInstanceOf(TaskErrors.TaskRevoked)
       expect(error).toMatchObject({ id: task.id, reason: "timeout" })
       yield* tm.shutdown
       const finishedEvent = (yield* Fiber.join(events)).find((e) => e._tag === "TaskFinished")
@@ -289,7 +289,7 @@ describe("rule 5: timeout", () => {
 
   it.effect("a task that finishes in time is not touched by its timeout later", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.sleep("1 second").pipe(Effect.as("ok")), { timeout: "2 seconds" })
       yield* TestClock.adjust("1 second")
       const done = yield* tm.await(task.id)
@@ -301,7 +301,7 @@ describe("rule 5: timeout", () => {
 
   it.effect("the timeout counts from the start, not from a wait in the queue", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const first = yield* tm.submit(Effect.sleep("5 seconds"))
       const second = yield* tm.submit(Effect.sleep("3 seconds"), { timeout: "4 seconds" })
       expect(second.state).toBe("QUEUED")
@@ -316,7 +316,7 @@ describe("rule 5: timeout", () => {
 
   it.effect("a zero timeout revokes the task right away instead of leaving it hanging", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.never, { timeout: 0 })
       const done = yield* tm.await(task.id).pipe(Effect.timeout("1 second"), TestClock.withLive)
       expect(done.state).toBe("REVOKED")
@@ -327,7 +327,7 @@ describe("rule 5: timeout", () => {
 describe("defaults are the same everywhere", () => {
   it.effect("revoke, revokeAll, timeout and shutdown are all graceful by default", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const a = yield* tm.submit(Effect.never)
       const b = yield* tm.submit(Effect.never)
       const c = yield* tm.submit(Effect.never, { timeout: "1 second" })

@@ -1,4 +1,4 @@
-import { CurrentTask, TaskManager, TaskManagerClosed } from "@effect-tasks/core"
+import { CurrentTask, TaskErrors, TaskManager } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
@@ -15,7 +15,7 @@ import {
 describe("rule 9: shutdown", () => {
   it.effect("stops accepting submits, revokes everything gracefully with reason shutdown, returns when all are terminal", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* collectEvents(tm)
       const log: Array<StopMode> = []
       const done = yield* tm.submit(Effect.succeed("done before"))
@@ -26,7 +26,7 @@ describe("rule 9: shutdown", () => {
       expect(queued.state).toBe("QUEUED")
       const stopping = yield* tm.shutdown.pipe(Effect.forkChild({ startImmediately: true }))
       // While it stops, the manager already refuses work, and the tasks show "stopping".
-      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
       for (const t of running) {
         const record = yield* tm.get(t.id)
         expect(record.state).toBe("RUNNING")
@@ -50,13 +50,13 @@ describe("rule 9: shutdown", () => {
       expect(queuedRan).toBe(false)
       const all = yield* Fiber.join(events)
       expect(all.filter((e) => e._tag === "TaskStarted").length).toBe(5)
-      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
-      expect(yield* Effect.flip(tm.run(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
+      expect(yield* Effect.flip(tm.run(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
     }).pipe(withManager({ concurrency: { one: 1 } })))
 
   it.effect("shutdown is idempotent, and concurrent calls all wait until every task is terminal", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
       const first = yield* tm.shutdown.pipe(Effect.forkChild({ startImmediately: true }))
@@ -77,7 +77,7 @@ describe("rule 9: shutdown", () => {
 
   it.effect("a non-graceful revoke during shutdown upgrades the stop", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const task = yield* tm.submit(stubborn(log))
       const stopping = yield* tm.shutdown.pipe(Effect.forkChild({ startImmediately: true }))
@@ -94,7 +94,7 @@ describe("rule 9: shutdown", () => {
       yield* disarmTestClock
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(managerLayer({ grace: "2 seconds" }), scope)
-      const tm = Context.get(context, TaskManager)
+      const tm = Context.get(context, TaskManager.TaskManager)
       const log: Array<StopMode> = []
       const tasks = yield* Effect.forEach([1, 2], () => tm.submit(stubborn(log)))
       const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild({ startImmediately: true }))
@@ -106,17 +106,17 @@ describe("rule 9: shutdown", () => {
         expect(record.revocation).toEqual({ reason: "shutdown", graceful: true })
       }
       expect(log).toEqual(["grace", "grace"])
-      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
     }))
 
   it.effect("a task may shut its own manager down", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const other = yield* tm.submit(Effect.never)
       const stopper = yield* tm.submit(
         Effect.gen(function*() {
           yield* tm.shutdown
-          return yield* CurrentTask
+          return yield* CurrentTask.CurrentTask
         })
       )
       const done = yield* tm.await(stopper.id).pipe(Effect.timeout("1 second"), TestClock.withLive)
@@ -128,7 +128,7 @@ describe("rule 9: shutdown", () => {
 
   it.live("with real time, shutdown returns within the grace period plus a small margin", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       yield* Effect.forEach(Array.from({ length: 50 }), () => tm.submit(stubborn(log)))
       yield* Effect.forEach(Array.from({ length: 50 }), () => tm.submit(Effect.never))
@@ -144,7 +144,7 @@ describe("rule 9: shutdown", () => {
 
   it.effect("limit: a task whose own finalizer never returns keeps shutdown waiting (grace bounds processes only)", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const release = yield* Deferred.make<void>()
       const task = yield* tm.submit(Effect.never.pipe(Effect.ensuring(Deferred.await(release))))
       const stopping = yield* tm.shutdown.pipe(Effect.forkChild({ startImmediately: true }))
@@ -166,7 +166,7 @@ describe("rule 9: shutdown", () => {
 describe("shutdown with a deadline", () => {
   it.effect("graceful until the deadline, then forced: a task that only stops on a forced revoke is stopped", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       const quick = yield* tm.submit(Effect.never)
       const slow = yield* tm.submit(stubborn(log), { grace: "1 hour" })
@@ -188,7 +188,7 @@ describe("shutdown with a deadline", () => {
 
   it.effect("returns by the deadline plus forceTimeout even when a task's own code does not let go", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       // A finalizer that ignores every revoke: only time ends it.
       const stuck = yield* tm.submit(Effect.ensuring(Effect.never, Effect.sleep("1 minute")))
       const stopping = yield* tm.shutdownWith({ deadline: "1 second", forceTimeout: "500 millis" }).pipe(
@@ -200,7 +200,7 @@ describe("shutdown with a deadline", () => {
       const report = yield* Fiber.join(stopping)
       expect(report.stopped).toEqual([])
       expect(report.stuck.map((t) => [t.id, t.state])).toEqual([[stuck.id, "RUNNING"]])
-      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskManagerClosed)
+      expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
       // Its revoke goes on: once its finalizer is done it is REVOKED.
       yield* TestClock.adjust("1 minute")
       expect((yield* tm.await(stuck.id)).state).toBe("REVOKED")
@@ -208,7 +208,7 @@ describe("shutdown with a deadline", () => {
 
   it.effect("graceful: false kills at once; without a deadline it waits like shutdown", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const log: Array<StopMode> = []
       yield* tm.submit(stubborn(log))
       const report = yield* tm.shutdownWith({ graceful: false })

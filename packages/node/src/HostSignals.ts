@@ -66,9 +66,9 @@ const exitCode = (signal: NodeJS.Signals): number => 128 + (constants.signals[si
  */
 export const install = (
   options: HostSignalsOptions = {}
-): Effect.Effect<void, never, TaskManager | Scope.Scope> =>
+): Effect.Effect<void, never, TaskManager.TaskManager | Scope.Scope> =>
   Effect.gen(function*() {
-    const manager = yield* TaskManager
+    const manager = yield* TaskManager.TaskManager
     const context = yield* Effect.context<never>()
     const run = Effect.runForkWith(context)
     const signals = options.signals ?? ["SIGINT", "SIGTERM", "SIGHUP"]
@@ -123,10 +123,10 @@ export const install = (
   })
 
 /**
- * `install` as a layer over the `TaskManager` (add it with `Layer.provideMerge` on top of the manager's layer, so
+ * `install` as a layer over the `TaskManager.TaskManager` (add it with `Layer.provideMerge` on top of the manager's layer, so
  * that it is released, and the handlers removed, only after the manager has shut down).
  *
  * @since 0.1.0
  */
-export const layer = (options: HostSignalsOptions = {}): Layer.Layer<never, never, TaskManager> =>
+export const layer = (options: HostSignalsOptions = {}): Layer.Layer<never, never, TaskManager.TaskManager> =>
   Layer.effectDiscard(install(options))

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { TaskManager, type TaskManagerConfig, TaskServices } from "@effect-tasks/core"
+import { TaskContext, TaskManager } from "@effect-tasks/core"
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
@@ -34,7 +34,7 @@ import * as TaskProcesses from "./TaskProcesses.js"
 import * as TaskSpawner from "./TaskSpawner.js"
 
 /** Core's settings (`grace`, `outputTail`, `retain`, `concurrency`, ...) plus the process settings. */
-export interface NodeTaskManagerConfig extends TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {
+export interface NodeTaskManagerConfig extends TaskManager.TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {
   /**
    * Start a guardian process that kills what the tasks still own if this process dies without shutting the
    * manager down (SIGKILL, OOM, crash, `process.exit`). Default `true`: orphan-proof unless asked otherwise
@@ -51,7 +51,7 @@ export interface NodeTaskManagerConfig extends TaskManagerConfig, TaskSpawner.Ta
 }
 
 /** What the Node layer provides. */
-export type NodeTaskManagerServices = TaskManager | ChildProcessSpawner | FileSystem | Path
+export type NodeTaskManagerServices = TaskManager.TaskManager | ChildProcessSpawner | FileSystem | Path
 
 /** A Node task manager with the given settings; closing the layer shuts it down (and kills what tasks started). */
 export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeTaskManagerServices> => {
@@ -63,7 +63,7 @@ export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeT
   // The task-aware spawner and the guardian's observer reach every task's fiber over whatever the submitter
   // provided, so a caller's own `NodeServices.layer` closer to the program cannot take ownership away.
   const taskServices = Layer.effect(
-    TaskServices,
+    TaskContext.TaskServices,
     Effect.gen(function*() {
       const observer = yield* TaskProcesses.ProcessObserver
       return Context.make(ChildProcessSpawner, yield* ChildProcessSpawner).pipe(

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { TaskContext, type TaskContextShape } from "@effect-tasks/core"
+import { TaskContext } from "@effect-tasks/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -58,14 +58,14 @@ const instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
  * (`<pid>-<random>/`): match it in `/proc/<pid>/environ` to count what this process's tasks left.
  */
 export const instancePrefix = `${instance}/`
-const owned = new WeakMap<TaskContextShape, TaskProcesses>()
+const owned = new WeakMap<TaskContext.TaskContextShape, TaskProcesses>()
 let taskSeq = 0
 
 /**
  * Kills a tree the way the task's revocation says: gracefully (SIGTERM, the task's grace, SIGKILL)
  * unless a non-graceful revoke is recorded or arrives while it waits.
  */
-export const killFor = (task: TaskContextShape, spec: TreeSpec): Effect.Effect<boolean> =>
+export const killFor = (task: TaskContext.TaskContextShape, spec: TreeSpec): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const revocation = task.revocationUnsafe()
     return killTree(spec, {
@@ -76,7 +76,7 @@ export const killFor = (task: TaskContextShape, spec: TreeSpec): Effect.Effect<b
   }).pipe(Effect.map((summary) => summary.survivors.length === 0))
 
 /** The task's processes, created on first use together with the task's final sweep. */
-export const forTask = (task: TaskContextShape): Effect.Effect<TaskProcesses> =>
+export const forTask = (task: TaskContext.TaskContextShape): Effect.Effect<TaskProcesses> =>
   Effect.suspend(() => {
     const existing = owned.get(task)
     if (existing !== undefined) return Effect.succeed(existing)
@@ -116,7 +116,7 @@ export const forTask = (task: TaskContextShape): Effect.Effect<TaskProcesses> =>
  * task and killed, with its group, session and subtree, when the task ends.
  */
 export const attach = Effect.fn("TaskProcesses.attach")(function*(pid: number) {
-  const task = yield* TaskContext
+  const task = yield* TaskContext.TaskContext
   const identity = readIdentity(pid)
   if (identity === undefined) return yield* new ProcessNotFound({ pid })
   const processes = yield* forTask(task)

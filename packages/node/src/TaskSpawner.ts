@@ -18,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { TaskContext, type TaskContextShape } from "@effect-tasks/core"
+import { TaskContext } from "@effect-tasks/core"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -92,7 +92,7 @@ export const make = (
   const replayBytes = config.replayBytes ?? 65_536
   let spawnSeq = 0
 
-  const spawnInTask = (command: ChildProcess.Command, task: TaskContextShape) =>
+  const spawnInTask = (command: ChildProcess.Command, task: TaskContext.TaskContextShape) =>
     Effect.uninterruptible(Effect.gen(function*() {
       const scope = yield* Scope.Scope
       const owned = yield* TaskProcesses.forTask(task)
@@ -182,7 +182,7 @@ export const make = (
 
   const spawn = (command: ChildProcess.Command) =>
     Effect.flatMap(
-      Effect.serviceOption(TaskContext),
+      Effect.serviceOption(TaskContext.TaskContext),
       (task) => task._tag === "Some" ? spawnInTask(command, task.value) : inner.spawn(command)
     )
 

@@ -151,7 +151,7 @@ describe.runIf(linux)("Guardian", () => {
       )
       const outputs = await Effect.runPromise(
         Effect.gen(function*() {
-          const tm = yield* TaskManager
+          const tm = yield* TaskManager.TaskManager
           const spawner = yield* ChildProcessSpawner
           const results: Array<string> = []
           for (let i = 0; i < 3; i++) {

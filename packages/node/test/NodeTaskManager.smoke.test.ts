@@ -19,7 +19,7 @@ const alive = (pid: number) => {
 describe("NodeTaskManager smoke", () => {
   it.live("string helper, revoke with grandchildren, stubborn child", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const spawner = yield* ChildProcessSpawner
       const echo = yield* tm.submit(spawner.string(ChildProcess.make("sh", ["-c", "echo hello; echo err >&2"])))
       expect(yield* tm.join(echo)).toBe("hello\n")

@@ -14,7 +14,7 @@ describe("ownership does not depend on the caller's layers", () => {
     const marker = freshMarker()
     const sleeper = ChildProcess.make("sleep", ["1000"], { env: { [MARK]: marker }, extendEnv: true })
     return Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const tasks = [
         yield* tm.submit(Effect.scoped(Effect.flatMap(sleeper, (handle) => handle.exitCode))),
         yield* tm.submit(ChildProcessSpawner.use((spawner) => spawner.exitCode(sleeper)))

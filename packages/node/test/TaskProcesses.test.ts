@@ -32,13 +32,13 @@ const DOUBLE_FORK = python(
   "import os,time\nif os.fork()==0:\n  os.setsid()\n  if os.fork()==0:\n    time.sleep(1000)\n  os._exit(0)\nos.wait()"
 )
 
-const provide = <A, E>(effect: Effect.Effect<A, E, TaskManager | ChildProcessSpawner | Scope.Scope>) =>
+const provide = <A, E>(effect: Effect.Effect<A, E, TaskManager.TaskManager | ChildProcessSpawner | Scope.Scope>) =>
   Effect.provide(Effect.scoped(effect), NodeTaskManager.layerWith({ grace: "300 millis" }))
 
 /** Runs `script` as a task, waits until `expected` marked processes live, revokes it, and checks none survive. */
 const revokeScenario = (script: string, expected: number, options: { graceful?: boolean } = {}) =>
   provide(Effect.gen(function*() {
-    const tm = yield* TaskManager
+    const tm = yield* TaskManager.TaskManager
     const task = yield* tm.submit(exitCodeOf(script), { name: "scenario" })
     yield* eventually(() => withMarker(MARK, marker).length >= expected, 5000, `${expected} processes`)
     const before = withMarker(MARK, marker)
@@ -52,7 +52,7 @@ const revokeScenario = (script: string, expected: number, options: { graceful?: 
 describe("a task's processes never outlive it", () => {
   it.live("(a) the direct child", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.suspend(() => sleepMarked))
       yield* eventually(() => withMarker(MARK, marker).length === 1)
       const [pid] = withMarker(MARK, marker)
@@ -93,7 +93,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("(g) a background job whose leader already exited; the task succeeds and leaves nothing", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(exitCodeOf("sleep 1000 & echo started; exit 0"))
       const done = yield* tm.await(task.id)
       expect(done.state).toBe("SUCCESS")
@@ -106,7 +106,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("(h') a cleanup that spawns during the revoke and waits on it is bounded by the grace period", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const stuckCleanup = Effect.ensuring(Effect.never, Effect.ignore(exitCodeOf("trap '' TERM; sleep 1000")))
       const task = yield* tm.submit(stuckCleanup)
       yield* Effect.sleep("50 millis")
@@ -119,7 +119,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("processes started from fibers forked inside the task belong to it", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.gen(function*() {
         yield* Effect.forkChild(Effect.suspend(() => sleepMarked))
         yield* Effect.forkChild(Effect.suspend(() => sleepMarked))
@@ -133,7 +133,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("a process started some other way can be attached by pid", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.gen(function*() {
         const child = spawn("sleep", ["1000"], {
           env: { ...process.env, [MARK]: marker },
@@ -151,7 +151,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("attaching a pid that does not exist fails with ProcessNotFound", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(NodeTaskManager.attach(2 ** 22 + 12345))
       const done = yield* tm.await(task.id)
       expect(done.state).toBe("FAILURE")
@@ -161,7 +161,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("a timed-out task's processes are gone", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(exitCodeOf("sleep 1000 & sleep 1000; wait"), { timeout: "300 millis" })
       const done = yield* tm.await(task.id)
       expect(done.state).toBe("REVOKED")
@@ -171,7 +171,7 @@ describe("a task's processes never outlive it", () => {
 
   it.live("nothing the task did not start is touched, and the manager's own group is never signalled", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       // A bystander in the test's own process group, carrying the same marker but started by no task.
       const bystander = spawn("sleep", ["1000"], { env: { ...process.env, [MARK]: marker }, stdio: "ignore" })
       try {
@@ -190,7 +190,7 @@ describe("a task's processes never outlive it", () => {
 describe("records, output and errors", () => {
   it.live("exit codes and killing signals are on the process record, with events", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* tm.subscribe
       const collected = yield* Effect.forkChild(Stream.runCollect(events), { startImmediately: true })
       const three = yield* tm.submit(exitCodeOf("exit 3"))
@@ -208,7 +208,7 @@ describe("records, output and errors", () => {
 
   it.live("a missing binary fails the task with the platform error", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(
         Effect.flatMap(ChildProcessSpawner, (s) => s.exitCode(ChildProcess.make("no-such-binary-effect-tasks")))
       )
@@ -221,7 +221,7 @@ describe("records, output and errors", () => {
 
   it.live("a child never reads the terminal: its stdin is a pipe", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(
         Effect.flatMap(ChildProcessSpawner, (s) => s.string(sh("readlink /proc/self/fd/0")))
       )
@@ -231,7 +231,7 @@ describe("records, output and errors", () => {
 
   it.live("an output flood is drained and bounded, even when nobody reads it", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const before = process.memoryUsage().rss
       // 200 MB on stdout; the task only waits for the exit code and never reads the pipe.
       const task = yield* tm.submit(Effect.scoped(Effect.gen(function*() {
@@ -252,7 +252,7 @@ describe("records, output and errors", () => {
 describe("shutdown", () => {
   it.live("50 SIGTERM-ignoring process groups: shutdown returns within grace plus one second, nothing left", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       for (let i = 0; i < 50; i++) yield* tm.submit(exitCodeOf("trap '' TERM; sleep 1000 & sleep 1000; wait"))
       yield* eventually(() => withMarker(MARK, marker).length >= 150, 10_000, "150 processes")
       const start = Date.now()

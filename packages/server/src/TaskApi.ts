@@ -164,7 +164,7 @@ export class RequestErrors extends HttpApiMiddleware.Service<RequestErrors>()(
   { error: BadRequest }
 ) {}
 
-const params = { id: TaskId }
+const params = { id: TaskId.TaskId }
 
 /**
  * The endpoints, under `/api`.

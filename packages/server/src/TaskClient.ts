@@ -139,7 +139,7 @@ type EventOf<Tag extends FollowEvent["_tag"]> = Extract<FollowEvent, { readonly 
  * @since 0.1.0
  * @category following
  */
-export const follow = (client: Client, id: TaskId) =>
+export const follow = (client: Client, id: TaskId.TaskId) =>
   Stream.unwrap(Effect.gen(function*() {
     // Open the stream before reading the tail, so nothing published in between is missed.
     const events = yield* client.tasks.events()

@@ -192,7 +192,7 @@ const urlOf = (address: NetAddress.SocketAddress, host: string): string => {
 }
 
 /**
- * Starts serving the `TaskManager` in context, and stops when the scope closes (event streams end first,
+ * Starts serving the `TaskManager.TaskManager` in context, and stops when the scope closes (event streams end first,
  * then the server closes, before the manager's own shutdown).
  *
  * @since 0.1.0
@@ -200,7 +200,7 @@ const urlOf = (address: NetAddress.SocketAddress, host: string): string => {
  */
 export const make = Effect.fn("TaskServer.make")(function*(options: Options) {
   const config = yield* validate(options)
-  const tm = yield* TaskManager
+  const tm = yield* TaskManager.TaskManager
   const outer = yield* Effect.context<never>()
   const stallTimeout = options.stallTimeout ?? "10 seconds"
   const allowSubmit = options.allowSubmit === true
@@ -324,10 +324,10 @@ export const make = Effect.fn("TaskServer.make")(function*(options: Options) {
 })
 
 /**
- * Serves the `TaskManager` in context until the layer closes.
+ * Serves the `TaskManager.TaskManager` in context until the layer closes.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<TaskServer, TaskServerError, TaskManager> =>
+export const layer = (options: Options): Layer.Layer<TaskServer, TaskServerError, TaskManager.TaskManager> =>
   Layer.effect(TaskServer, make(options))

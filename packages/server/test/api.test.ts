@@ -29,7 +29,7 @@ const mark = () => {
 }
 afterAll(() => marks.forEach(killMarked))
 
-const id = (n: number) => TaskId.make(n)
+const id = (n: number) => TaskId.TaskId.make(n)
 
 describe("GET /api/tasks and /api/tasks/:id", () => {
   it.live("lists every retained task in ascending id, in core's JSON form", () =>

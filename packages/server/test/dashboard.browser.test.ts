@@ -5,7 +5,7 @@
  * filters, revoking with a click (checked in /proc), reconnecting after a server restart, a phone-width
  * window, and the system's light and dark themes. Screenshots go to packages/server/test-artifacts/.
  */
-import { TaskManager, type TaskManagerShape } from "@effect-tasks/core"
+import { TaskManager } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import { TaskServer } from "@effect-tasks/server"
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -55,7 +55,7 @@ afterAll(async () => {
 interface Served {
   readonly url: string
   readonly port: number
-  readonly tm: TaskManagerShape
+  readonly tm: TaskManager.TaskManagerShape
   readonly run: <A, E>(effect: Effect.Effect<A, E, any>) => Promise<A>
   readonly close: () => Promise<void>
 }
@@ -74,7 +74,7 @@ const startServer = async (port = 0, manager: NodeTaskManager.NodeTaskManagerCon
   return {
     url: server.connect,
     port: Number(new URL(server.connect).port),
-    tm: Context.get(context, TaskManager),
+    tm: Context.get(context, TaskManager.TaskManager),
     run,
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }

@@ -34,7 +34,7 @@ export const serve = (options: Partial<TaskServer.Options> = {}, manager: NodeTa
       TaskServer.layer({ port: 0, token: TOKEN, ...options }).pipe(Layer.provideMerge(managerLayer))
     )
     const server = Context.get(context, TaskServer.TaskServer)
-    const tm = Context.get(context, TaskManager)
+    const tm = Context.get(context, TaskManager.TaskManager)
     return { server, tm, context }
   })
 

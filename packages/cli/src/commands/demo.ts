@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { TaskManager, TrackedTask } from "@effect-tasks/core"
+import { TaskId, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { NodeTaskManager, ProcessIdentity } from "@effect-tasks/node"
 import { Command } from "effect/cli"
 import type * as Duration from "effect/Duration"
@@ -80,11 +80,11 @@ export const summaryJson = (
 })
 
 /**
- * Runs the demo against the `TaskManager` in context and returns the number of survivors (any makes
+ * Runs the demo against the `TaskManager.TaskManager` in context and returns the number of survivors (any makes
  * the exit code 1). Interrupted (Ctrl-C), it shuts down at once and still prints the final table.
  */
 export const play = Effect.fn("Demo.play")(function*(options: { readonly json: boolean }) {
-  const tm = yield* TaskManager
+  const tm = yield* TaskManager.TaskManager
   const out = options.json ? Terminal.stderr : Terminal.stdout
   const p = Color.palette(Color.shouldColor(process.env, out.isTTY))
   const start = Date.now()
@@ -103,7 +103,7 @@ export const play = Effect.fn("Demo.play")(function*(options: { readonly json: b
     })).pipe(Effect.forkScoped({ startImmediately: true }))
 
   say(`a task manager with grace 2s and at most 2 "batch" tasks at once; ${tasks.length} tasks, real processes`)
-  const ids = new Map<string, number>()
+  const ids = new Map<string, TaskId.TaskId>()
   for (const task of tasks) {
     const submitted = yield* tm.submit(ShellTask.run(task.script), {
       name: task.name,

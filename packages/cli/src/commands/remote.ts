@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { TaskId, TaskState, type TrackedTask } from "@effect-tasks/core"
+import { TaskId, TaskState, TrackedTask } from "@effect-tasks/core"
 import { TaskClient } from "@effect-tasks/server"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Effect from "effect/Effect"
@@ -29,7 +29,7 @@ interface Common {
 
 const id = Argument.Int("id").pipe(
   Argument.filter((n) => n >= 1, () => "a task id (a positive integer)"),
-  Argument.map(TaskId.make),
+  Argument.map((n) => TaskId.TaskId.make(n)),
   Argument.withDescription("the task's id, as `tasks ls` shows it")
 )
 

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { TaskManager, TrackedTask } from "@effect-tasks/core"
+import { TaskId, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { NodeTaskManager } from "@effect-tasks/node"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Duration from "effect/Duration"
@@ -72,7 +72,7 @@ export const outcome = (task: TrackedTask.TrackedTask, index: number): Success.O
 
 /** Runs the commands under a task manager until all have finished (or a signal stops them). */
 export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig) {
-  const tm = yield* TaskManager
+  const tm = yield* TaskManager.TaskManager
   const out = config.json ? Terminal.stderr : Terminal.stdout
   const p = Color.palette(Color.shouldColor(process.env, out.isTTY))
   const colors = Color.cycle(p)
@@ -83,9 +83,9 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
   const graceText = Tasks.formatGrace(config.grace)
 
   let stoppedBy: string | undefined
-  const ids: Array<number> = []
+  const ids: Array<TaskId.TaskId> = []
   // Ids in the order the commands ended, for --success first/last.
-  const endOrder: Array<number> = []
+  const endOrder: Array<TaskId.TaskId> = []
   const commandOf = (task: TrackedTask.TrackedTask) => config.commands[ids.indexOf(task.id)] ?? ""
 
   for (const [i, command] of config.commands.entries()) {

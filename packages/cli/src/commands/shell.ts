@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { CurrentTask, type TaskEvent, TaskManager, TaskState, type TrackedTask } from "@effect-tasks/core"
+import { CurrentTask, TaskEvent, TaskId, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
 import { Journal, NodeTaskManager } from "@effect-tasks/node"
 import { Command } from "effect/cli"
 import * as EffectDuration from "effect/Duration"
@@ -73,9 +73,9 @@ export interface SessionConfig {
   readonly historyFile?: string | undefined
 }
 
-/** Runs one interactive session against the `TaskManager` in context; returns when the user leaves. */
+/** Runs one interactive session against the `TaskManager.TaskManager` in context; returns when the user leaves. */
 export const session = Effect.fn("Shell.session")(function*(config: SessionConfig) {
-  const tm = yield* TaskManager
+  const tm = yield* TaskManager.TaskManager
   const out = Terminal.stdout
   const p = Color.palette(Color.shouldColor(process.env, out.isTTY))
   const region = Live.make(out)
@@ -85,7 +85,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   const graceMillis = EffectDuration.toMillis(config.grace)
   const historyFile = config.historyFile ?? History.fileIn(Journal.defaultStateDirectory())
 
-  const running = new Map<number, Screen.Running>()
+  const running = new Map<TaskId.TaskId, Screen.Running>()
   const reported = new Set<number>()
   let finished = 0
   let mode: Screen.Mode = { _tag: "Prompt" }
@@ -136,7 +136,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   const start = (command: string) => {
     const { cwd, env } = environment
     const submitted = tm.submit(
-      Effect.flatMap(CurrentTask, (id) =>
+      Effect.flatMap(CurrentTask.CurrentTask, (id) =>
         Effect.andThen(
           Effect.sync(() => say(`${label(id)} started: ${command}`)),
           ShellTask.run(command, {
@@ -171,7 +171,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
     say(ended(task))
   }
 
-  const revoke = (id: number, force: boolean) =>
+  const revoke = (id: TaskId.TaskId, force: boolean) =>
     Effect.gen(function*() {
       say(
         force
@@ -195,7 +195,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
 
   const withTask = <R>(
     name: string,
-    id: number,
+    id: TaskId.TaskId,
     f: (task: TrackedTask.TrackedTask) => Effect.Effect<void, never, R>
   ) =>
     tm.get(id).pipe(
@@ -245,7 +245,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
       }
     })
 
-  const wait = (ids: ReadonlyArray<number>) =>
+  const wait = (ids: ReadonlyArray<TaskId.TaskId>) =>
     Effect.gen(function*() {
       const targets = ids.length > 0 ? ids : [...running.keys()]
       if (targets.length === 0) return say("wait: nothing is running")
@@ -438,9 +438,10 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         return yield* choose(digits + sequence)
       }
       if (plain && sequence === "[" && digits.length === 0) return
-      if (plain && digits.length > 0 && ids.includes(Number(digits)) && (isEnter(key) || sequence === "]")) {
+      const chosen = digits.length > 0 ? ids.find((id) => String(id) === digits) : undefined
+      if (plain && chosen !== undefined && (isEnter(key) || sequence === "]")) {
         mode = { _tag: "Prompt" }
-        return yield* revoke(Number(digits), false)
+        return yield* revoke(chosen, false)
       }
       if (plain && key.name === "backspace" && digits.length > 0) {
         mode = { ...picker, digits: digits.slice(0, -1) }

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { TaskState } from "@effect-tasks/core"
+import { TaskState } from "@effect-tasks/core"
 import * as Width from "./width.js"
 
 /** A style: wraps text in one SGR code, or returns it unchanged when colours are off. */

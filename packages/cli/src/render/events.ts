@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { TaskEvent } from "@effect-tasks/core"
+import { TaskEvent } from "@effect-tasks/core"
 import * as Duration from "../duration.js"
 import * as Lines from "../lines.js"
 import * as Color from "./color.js"

@@ -4,8 +4,7 @@
  *
  * @since 0.1.0
  */
-import { TrackedTask } from "@effect-tasks/core"
-import type { ProcessInfo } from "@effect-tasks/core"
+import { ProcessInfo, TrackedTask } from "@effect-tasks/core"
 import * as Cause from "effect/Cause"
 import * as EffectDuration from "effect/Duration"
 import * as Exit from "effect/Exit"

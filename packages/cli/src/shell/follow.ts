@@ -6,8 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { OutputStream, TaskManagerShape } from "@effect-tasks/core"
-import { TaskState } from "@effect-tasks/core"
+import { TaskContext, TaskId, TaskManager, TaskState } from "@effect-tasks/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -15,7 +14,7 @@ import * as Lines from "../lines.js"
 
 /** An item of a followed task's output. */
 export type Followed =
-  | { readonly _tag: "Line"; readonly stream: OutputStream; readonly text: string }
+  | { readonly _tag: "Line"; readonly stream: TaskContext.OutputStream; readonly text: string }
   | { readonly _tag: "Dropped"; readonly count: number }
 
 /**
@@ -23,15 +22,15 @@ export type Followed =
  * are cut per process and stream; an unfinished last line is given when its process exits.
  */
 export const lines = (
-  tm: TaskManagerShape,
-  id: number
+  tm: TaskManager.TaskManagerShape,
+  id: TaskId.TaskId
 ): Effect.Effect<Stream.Stream<Followed>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const events = yield* tm.subscribe
     // Checked after subscribing, so a task that ends in between is still seen ending.
     const task = yield* Effect.option(tm.get(id))
     if (task._tag === "None" || TaskState.isTerminal(task.value.state)) return Stream.empty
-    const buffers = new Map<string, { readonly stream: OutputStream; readonly buffer: Lines.LineBuffer }>()
+    const buffers = new Map<string, { readonly stream: TaskContext.OutputStream; readonly buffer: Lines.LineBuffer }>()
     const flush = (prefix: string): Array<Followed> => {
       const out: Array<Followed> = []
       for (const [key, { buffer, stream }] of buffers) {

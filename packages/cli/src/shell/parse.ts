@@ -5,6 +5,9 @@
  *
  * @since 0.1.0
  */
+import { TaskId } from "@effect-tasks/core"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Words from "./words.js"
 
 /** A parsed line. */
@@ -12,13 +15,13 @@ export type Line =
   | { readonly _tag: "Empty" }
   | { readonly _tag: "Start"; readonly command: string }
   | { readonly _tag: "Jobs" }
-  | { readonly _tag: "Kill"; readonly id: number; readonly force: boolean }
+  | { readonly _tag: "Kill"; readonly id: TaskId.TaskId; readonly force: boolean }
   | { readonly _tag: "KillAll"; readonly force: boolean }
   /** `ids` empty: every task still running. */
-  | { readonly _tag: "Wait"; readonly ids: ReadonlyArray<number> }
+  | { readonly _tag: "Wait"; readonly ids: ReadonlyArray<TaskId.TaskId> }
   /** `id` undefined: the newest task still running. */
-  | { readonly _tag: "Follow"; readonly id: number | undefined }
-  | { readonly _tag: "Log"; readonly id: number }
+  | { readonly _tag: "Follow"; readonly id: TaskId.TaskId | undefined }
+  | { readonly _tag: "Log"; readonly id: TaskId.TaskId }
   /** `directory` undefined: home; `"-"`: the previous directory. */
   | { readonly _tag: "Cd"; readonly directory: string | undefined }
   /** No assignments: list what this shell exported and unset. */
@@ -46,14 +49,14 @@ export const builtins: ReadonlyArray<string> = [
   "wait"
 ]
 
-const taskId = (word: string | undefined): number | undefined => {
-  const text = word?.replace(/^%/, "")
-  return text !== undefined && /^[1-9]\d*$/.test(text) ? Number(text) : undefined
-}
+const decodeTaskId = Schema.decodeUnknownOption(TaskId.FromString)
+
+const taskId = (word: string | undefined): TaskId.TaskId | undefined =>
+  word === undefined ? undefined : Option.getOrUndefined(decodeTaskId(word.replace(/^%/, "")))
 
 const invalid = (message: string): Line => ({ _tag: "Invalid", message })
 
-const withId = (name: string, args: ReadonlyArray<string>, make: (id: number) => Line): Line => {
+const withId = (name: string, args: ReadonlyArray<string>, make: (id: TaskId.TaskId) => Line): Line => {
   const id = args.length === 1 ? taskId(args[0]) : undefined
   return id === undefined ? invalid(`usage: ${name} N (N is a task id, as in [3])`) : make(id)
 }

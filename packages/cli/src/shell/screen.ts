@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { TaskId } from "@effect-tasks/core"
 import * as Duration from "../duration.js"
 import * as Color from "../render/color.js"
 import * as Width from "../render/width.js"
@@ -27,10 +28,10 @@ export interface Running {
 export type Mode =
   | { readonly _tag: "Prompt" }
   /** The revoke list: `digits` typed so far of an id that more digits could still complete. */
-  | { readonly _tag: "Picker"; readonly ids: ReadonlyArray<number>; readonly digits: string }
+  | { readonly _tag: "Picker"; readonly ids: ReadonlyArray<TaskId.TaskId>; readonly digits: string }
   | { readonly _tag: "Search"; readonly search: Search.Search }
-  | { readonly _tag: "Waiting"; readonly ids: ReadonlyArray<number> }
-  | { readonly _tag: "Following"; readonly id: number; readonly name: string }
+  | { readonly _tag: "Waiting"; readonly ids: ReadonlyArray<TaskId.TaskId> }
+  | { readonly _tag: "Following"; readonly id: TaskId.TaskId; readonly name: string }
   /** Leaving: the tasks still stopping, how long the grace period is, whether Ctrl-C already forced it. */
   | { readonly _tag: "Stopping"; readonly graceMillis: number; readonly forced: boolean }
 

@@ -2,14 +2,7 @@
  * The cluster client behind `ClusterTasks`: SQL through the store, waits and subscriptions through the process's
  * one reader of the events table.
  */
-import {
-  type RevokeOptions,
-  type TaskId,
-  TaskManagerClosed,
-  TaskNotFound,
-  TaskRevoked,
-  TaskState
-} from "@effect-tasks/core"
+import { TaskErrors, TaskId, TaskManager, TaskState } from "@effect-tasks/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -67,16 +60,16 @@ export const make = (options: {
       }
     })
 
-    const get = (id: TaskId) =>
+    const get = (id: TaskId.TaskId) =>
       store.get(id).pipe(
         Effect.mapError(storage("get")),
         Effect.flatMap(Option.match({
-          onNone: () => Effect.fail(new TaskNotFound({ id })),
+          onNone: () => Effect.fail(new TaskErrors.TaskNotFound({ id })),
           onSome: Effect.succeed
         }))
       )
 
-    const awaitTask = (id: TaskId): Effect.Effect<ClusterTask, TaskNotFound | StorageError> =>
+    const awaitTask = (id: TaskId.TaskId): Effect.Effect<ClusterTask, TaskErrors.TaskNotFound | StorageError> =>
       Effect.gen(function*() {
         while (true) {
           // Registered before reading, so a finish committed after the read still wakes us.
@@ -96,7 +89,7 @@ export const make = (options: {
 
     const submit = <J extends Job.Any>(job: J, payload: Job.Payload<J>, submitOptions?: SubmitOptions) =>
       Effect.gen(function*() {
-        if (closed) return yield* new TaskManagerClosed()
+        if (closed) return yield* new TaskErrors.TaskManagerClosed()
         const encoded = yield* encodePayload(job, payload)
         const maxAttempts = submitOptions?.retry?.maxAttempts ?? 1
         if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
@@ -134,10 +127,10 @@ export const make = (options: {
         )) as ClusterTask<Job.Success<J>, Job.Error<J>>
       })
 
-    const join = <J extends Job.Any>(job: J, task: { readonly id: TaskId }) =>
+    const join = <J extends Job.Any>(job: J, task: { readonly id: TaskId.TaskId }) =>
       Effect.flatMap(awaitTask(task.id), (record): Effect.Effect<
         Job.Success<J>,
-        Job.Error<J> | TaskRevoked | RunnerLost | StorageError
+        Job.Error<J> | TaskErrors.TaskRevoked | RunnerLost | StorageError
       > => {
         const outcome = record.outcome
         if (outcome === undefined) return Effect.die(new Error(`task ${record.id} ended without an outcome`))
@@ -149,7 +142,7 @@ export const make = (options: {
           case "Defect":
             return Effect.die(new Error(outcome.message))
           case "Revoked":
-            return Effect.fail(new TaskRevoked({ id: record.id, reason: record.revocation?.reason ?? "user" }))
+            return Effect.fail(new TaskErrors.TaskRevoked({ id: record.id, reason: record.revocation?.reason ?? "user" }))
           case "RunnerLost":
             return Effect.fail(
               new RunnerLost({ runner: outcome.runner, attempt: outcome.attempt, reason: outcome.reason })
@@ -157,7 +150,7 @@ export const make = (options: {
         }
       })
 
-    const revoke = (id: TaskId, revokeOptions?: RevokeOptions) =>
+    const revoke = (id: TaskId.TaskId, revokeOptions?: TaskManager.RevokeOptions) =>
       Effect.gen(function*() {
         const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
         const found = yield* store.revoke(
@@ -167,7 +160,7 @@ export const make = (options: {
         ).pipe(
           Effect.mapError(storage("revoke"))
         )
-        if (!found) return yield* new TaskNotFound({ id })
+        if (!found) return yield* new TaskErrors.TaskNotFound({ id })
         db.wakeLocal()
         return yield* awaitTask(id)
       }).pipe(Effect.withSpan("ClusterTasks.revoke"))
@@ -230,7 +223,7 @@ export const make = (options: {
         store.outputOf(id).pipe(
           Effect.mapError(storage("output")),
           Effect.flatMap(Option.match({
-            onNone: () => Effect.fail(new TaskNotFound({ id })),
+            onNone: () => Effect.fail(new TaskErrors.TaskNotFound({ id })),
             onSome: (json) =>
               Effect.succeed(
                 json === null

@@ -4,8 +4,7 @@
  * it changed a row: two processes racing for one task (a claim and a revoke, a runner's last write and a
  * survivor settling it as lost) can never both win, and the events tell what happened, once, in order.
  */
-import type { ProcessInfo, Revocation, TaskState } from "@effect-tasks/core"
-import type { TaskId } from "@effect-tasks/core"
+import { ProcessInfo, Revocation, TaskId, TaskState } from "@effect-tasks/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { SqlError } from "effect/sql/SqlError"
@@ -47,7 +46,7 @@ interface AttemptRow {
 }
 
 /** Ids come from the database's own sequence. */
-const asTaskId = (n: number): TaskId => n as TaskId
+const asTaskId = (n: number): TaskId.TaskId => n as TaskId.TaskId
 
 const num = (value: number | string): number => typeof value === "number" ? value : Number(value)
 const optNum = (value: number | string | null): number | undefined => value === null ? undefined : num(value)
@@ -78,7 +77,7 @@ const toRecord = (row: TaskRow, attempts: ReadonlyArray<Attempt>): ClusterTask =
     submittedAt: num(row.submitted_at),
     ...(startedAt === undefined ? {} : { startedAt }),
     ...(finishedAt === undefined ? {} : { finishedAt }),
-    ...(row.revocation === null ? {} : { revocation: JSON.parse(row.revocation) as Revocation }),
+    ...(row.revocation === null ? {} : { revocation: JSON.parse(row.revocation) as Revocation.Revocation }),
     attempts,
     processes: JSON.parse(row.processes) as Array<ProcessInfo.ProcessInfo>
   }
@@ -86,7 +85,7 @@ const toRecord = (row: TaskRow, attempts: ReadonlyArray<Attempt>): ClusterTask =
 
 /** What a runner needs to start a claimed attempt. */
 export interface Claimed {
-  readonly id: TaskId
+  readonly id: TaskId.TaskId
   readonly name: string
   readonly job: string
   readonly payload: string
@@ -110,14 +109,14 @@ export interface NewTask {
 
 /** A runner's end of an attempt. */
 export interface Finish {
-  readonly id: TaskId
+  readonly id: TaskId.TaskId
   readonly attempt: number
   readonly incarnation: string
   readonly runner: string
   readonly state: "SUCCESS" | "FAILURE" | "REVOKED"
   readonly outcome: Outcome
   readonly error: string | undefined
-  readonly revocation: Revocation | undefined
+  readonly revocation: Revocation.Revocation | undefined
   readonly at: number
 }
 
@@ -176,7 +175,7 @@ export const make = (db: Database) => {
    */
   const insert = (task: NewTask): Effect.Effect<
     | { readonly existing: false; readonly record: ClusterTask }
-    | { readonly existing: true; readonly id: TaskId; readonly job: string; readonly payload: string },
+    | { readonly existing: true; readonly id: TaskId.TaskId; readonly job: string; readonly payload: string },
     SqlError
   > =>
     // Two submits with one key may both find it free; the loser's insert breaks the key's uniqueness, and its
@@ -225,7 +224,7 @@ export const make = (db: Database) => {
 
   /** Starts the next attempt of each QUEUED task among `ids` on this runner; returns those it won. */
   const claim = (
-    ids: ReadonlyArray<TaskId>,
+    ids: ReadonlyArray<TaskId.TaskId>,
     jobs: ReadonlyArray<string>,
     runner: string,
     incarnation: string,
@@ -262,7 +261,7 @@ export const make = (db: Database) => {
     }))
 
   const finishAttempt = (
-    id: TaskId,
+    id: TaskId.TaskId,
     attempt: number,
     state: TaskState.TaskState,
     error: string | undefined,
@@ -303,7 +302,7 @@ export const make = (db: Database) => {
    * processes died with their runner, which is what the revoke wanted).
    */
   const settleLost = (
-    id: TaskId,
+    id: TaskId.TaskId,
     attempt: number,
     incarnation: string,
     runner: string,
@@ -330,7 +329,7 @@ export const make = (db: Database) => {
         return true
       }
       const state = revoked ? "REVOKED" as const : "FAILURE" as const
-      const revocation = revoked ? JSON.parse(row.revocation!) as Revocation : undefined
+      const revocation = revoked ? JSON.parse(row.revocation!) as Revocation.Revocation : undefined
       yield* sql`
         UPDATE effect_tasks_tasks
         SET state = ${state}, finished_at = ${at}, outcome = ${JSON.stringify(revoked ? { _tag: "Revoked" } : lost)},
@@ -354,7 +353,7 @@ export const make = (db: Database) => {
    * Asks a task to stop. A QUEUED task is REVOKED at once; a RUNNING one gets its revocation recorded (its
    * runner sees the `TaskRevoking` and stops it); a non-graceful revoke upgrades a graceful one.
    */
-  const revoke = (id: number, revocation: Revocation, at: number) =>
+  const revoke = (id: number, revocation: Revocation.Revocation, at: number) =>
     db.write(Effect.gen(function*() {
       const rows = yield* sql<TaskRow>`SELECT * FROM effect_tasks_tasks WHERE id = ${id}`
       const row = rows[0]
@@ -377,7 +376,7 @@ export const make = (db: Database) => {
         return true
       }
       if (row.state !== "RUNNING") return true
-      const previous = row.revocation === null ? undefined : JSON.parse(row.revocation) as Revocation
+      const previous = row.revocation === null ? undefined : JSON.parse(row.revocation) as Revocation.Revocation
       const next = previous === undefined
         ? revocation
         : previous.graceful && !revocation.graceful
@@ -391,7 +390,7 @@ export const make = (db: Database) => {
     }))
 
   /** Records a revocation a runner decided itself (a timeout), with its `TaskRevoking`. */
-  const revokedLocally = (id: TaskId, attempt: number, incarnation: string, revocation: Revocation, at: number) =>
+  const revokedLocally = (id: TaskId.TaskId, attempt: number, incarnation: string, revocation: Revocation.Revocation, at: number) =>
     Effect.gen(function*() {
       const rows = yield* sql<{ id: number | string }>`
         UPDATE effect_tasks_tasks SET revocation = ${JSON.stringify(revocation)}
@@ -402,7 +401,7 @@ export const make = (db: Database) => {
 
   /** Saves a running attempt's processes, with their events. */
   const processes = (
-    id: TaskId,
+    id: TaskId.TaskId,
     attempt: number,
     incarnation: string,
     list: ReadonlyArray<ProcessInfo.ProcessInfo>,
@@ -418,7 +417,7 @@ export const make = (db: Database) => {
     })
 
   /** Saves the output tail of an attempt (plain update: the tail only grows while the attempt runs). */
-  const output = (id: TaskId, attempt: number, tail: string, events: ReadonlyArray<ClusterEvent>) =>
+  const output = (id: TaskId.TaskId, attempt: number, tail: string, events: ReadonlyArray<ClusterEvent>) =>
     Effect.gen(function*() {
       const rows = yield* sql<{ id: number | string }>`
         UPDATE effect_tasks_tasks SET output = ${tail} WHERE id = ${id} AND attempt = ${attempt} RETURNING id`
@@ -528,7 +527,7 @@ export const make = (db: Database) => {
       sql<{ id: number | string; revocation: string }>`
         SELECT id, revocation FROM effect_tasks_tasks
         WHERE incarnation = ${incarnation} AND state = 'RUNNING' AND revocation IS NOT NULL`,
-      (rows) => rows.map((row) => ({ id: asTaskId(num(row.id)), revocation: JSON.parse(row.revocation) as Revocation }))
+      (rows) => rows.map((row) => ({ id: asTaskId(num(row.id)), revocation: JSON.parse(row.revocation) as Revocation.Revocation }))
     )
 
   /** Drops the oldest terminal tasks beyond `retain`, their attempts, and the events before the oldest kept. */

@@ -27,7 +27,7 @@ export const command = Command.make(
     withClient(
       config.db,
       (tasks) =>
-        Effect.map(tasks.revoke(TaskId.make(config.id), { graceful: !config.force }), (task) => {
+        Effect.map(tasks.revoke(TaskId.TaskId.make(config.id), { graceful: !config.force }), (task) => {
           process.stdout.write(`${task.id} ${task.state}${task.runner === undefined ? "" : ` on ${task.runner}`}\n`)
         })
     )

@@ -5,7 +5,7 @@
  * next event it is delivered, or, if nothing more is published, as soon as it has read everything
  * buffered (so a stream that ends after a gap still reports it).
  *
- * @since 0.1.0
+ * @internal
  */
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Done } from "effect/Cause"
@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { TaskEvent } from "./TaskEvent.js"
+import type { TaskEvent } from "../TaskEvent.js"
 
 interface Subscriber {
   readonly queue: Queue.Queue<TaskEvent, Done>

@@ -2,7 +2,7 @@
  * A bounded tail of text: it keeps the last `capacity` characters appended and forgets the rest,
  * so a process that prints a gigabyte costs a fixed amount of memory.
  *
- * @since 0.1.0
+ * @internal
  */
 
 /** A mutable bounded tail (owned by one task; never shared across fibers without the manager). */
