@@ -328,17 +328,18 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     if (state === "SUCCESS") counts.success++
     else if (state === "FAILURE") counts.failure++
     else counts.revoked++
+    // Retained before the freed slot starts the next task: the history keeps tasks in the order they finished.
+    const evicted = Retention.add(retention, record.id)
+    if (evicted !== undefined) {
+      MutableRef.set(records.ref, HashMap.remove(Ref.getUnsafe(records), evicted))
+      tails.delete(evicted)
+    }
     if (wasRunning) {
       counts.running--
       if (task.pool !== undefined) {
         Pool.release(task.pool)
         drainUnsafe(task.pool)
       }
-    }
-    const evicted = Retention.add(retention, record.id)
-    if (evicted !== undefined) {
-      MutableRef.set(records.ref, HashMap.remove(Ref.getUnsafe(records), evicted))
-      tails.delete(evicted)
     }
     Task.signal(task.completion, Exit.succeed(record))
     Task.signal(task.revoked, Exit.void)

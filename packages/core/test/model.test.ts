@@ -1,39 +1,47 @@
 /**
- * A model-based property test: random sequences of submit (a task that succeeds, fails, dies,
- * hangs, sleeps, or stops like a process that ignores SIGTERM), revoke with or without grace,
- * revokeAll, await, clock ticks and shutdown, checked after every step against what the manager
- * must guarantee.
+ * The model check: random sequences of submits (of every kind of body in `model.ts`, with per-mode or global
+ * limits, timeouts and grace periods), revokes with and without grace, revokeAll, awaits, clock ticks and
+ * shutdown run against a real manager under `TestClock` and against the pure model in `model.ts`. After every
+ * step the two must agree exactly on every task: its state, its revocation, when it was submitted, started and
+ * finished, how many `TaskRevoking` events it published, the order in which each pool started its tasks, and
+ * which tasks retention keeps. At the end the clock passes every deadline the model knows (liveness: nothing
+ * the model says has ended may still run), then the manager shuts down.
+ *
+ * `scripts/model-mutants.mjs` applies four deliberate bugs to the manager one at a time and checks that this
+ * test fails on each.
  */
-import { CurrentTask, TaskErrors, TaskEvent, TaskId, TaskManager, TrackedTask } from "@effect-tasks/core"
+import { CurrentTask, TaskContext, TaskErrors, TaskEvent, TaskId, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { disarmTestClock, drain, type StopMode, stubborn, taskId } from "./helpers.js"
+import { disarmTestClock, drain, taskId } from "./helpers.js"
+import { type Kind, Model, type ModelConfig, type SubmitSpec } from "./model.js"
 
 const GRACE_MILLIS = 30
-const LIMITS = { a: 1, b: 2 } as const
+const MODE_LIMITS = { a: 1, b: 2 } as const
+const GLOBAL_LIMIT = 2
 
-// succeed, fail and die end at once; hang and sleep wait; stubborn stops like a process that ignores
-// SIGTERM (it uses the grace period unless forced); brittle's finalizer dies when it is stopped.
-const Kind = Schema.Literals(["succeed", "fail", "die", "hang", "sleep", "stubborn", "brittle"])
-const Millis = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 60 }))
-const Target = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 30 }))
+const KindSchema = Schema.Literals(["succeed", "fail", "die", "hang", "sleep", "stubborn", "brittle", "lingering"])
+const between = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
+// Durations are generated as halves: sleeps become odd (2n+1), cleanups, timeouts and graces even (2n), so the
+// timers of one task never fall due at the same instant (see model.ts).
 const Submit = Schema.TaggedStruct("Submit", {
-  kind: Kind,
-  mode: Schema.Literals(["a", "b"]),
-  sleep: Millis,
-  timeout: Schema.optionalKey(Millis)
+  kind: KindSchema,
+  mode: Schema.Literals(["a", "b", "c"]),
+  sleep: between(0, 29),
+  cleanup: between(1, 20),
+  timeout: Schema.optionalKey(between(0, 30)),
+  grace: Schema.optionalKey(between(1, 20))
 })
-const Revoke = Schema.TaggedStruct("Revoke", { target: Target, graceful: Schema.Boolean })
+const Revoke = Schema.TaggedStruct("Revoke", { target: between(0, 30), graceful: Schema.Boolean })
 const RevokeAll = Schema.TaggedStruct("RevokeAll", { graceful: Schema.Boolean })
-const Await = Schema.TaggedStruct("Await", { target: Target })
-const Tick = Schema.TaggedStruct("Tick", { millis: Millis })
-const Shutdown = Schema.TaggedStruct("Shutdown", {})
+const Await = Schema.TaggedStruct("Await", { target: between(0, 30) })
+const Tick = Schema.TaggedStruct("Tick", { millis: between(0, 60) })
+type Shutdown = { readonly _tag: "Shutdown" }
 
-// Generation picks a union member uniformly, so members are repeated to weight them: mostly submits
-// and ticks, now and then a revoke. Shutdown ends the interesting part of a run, so it is placed by
-// `shutdownAt` instead (and every run ends with one more, which also checks it is idempotent).
+// Generation picks a union member uniformly, so members are repeated to weight them: mostly submits and
+// ticks, now and then a revoke. Shutdown ends the interesting part of a run, so `shutdownAt` places it.
 const Command = Schema.Union([
   Submit,
   Submit,
@@ -44,66 +52,45 @@ const Command = Schema.Union([
   Revoke,
   RevokeAll,
   Await,
-  Await,
   Tick,
   Tick,
   Tick
 ])
-type Command = typeof Command.Type | typeof Shutdown.Type
+type Command = typeof Command.Type | Shutdown
 
 const Commands = Schema.Array(Command).check(Schema.isBetweenLength(1, 60))
-const ShutdownAt = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 80 }))
+const ShutdownAt = between(0, 80)
+const Config = Schema.Struct({ global: Schema.Boolean, retain: between(0, 8) })
 
-type Kind = typeof Kind.Type
 type Event = TaskEvent.TaskEvent
 
-interface Known {
-  readonly id: number
-  readonly kind: Kind
-  readonly mode: "a" | "b"
-  readonly timeout: number | undefined
-  /** The first terminal record seen: the task must keep it, identical, for ever. */
-  terminal: TrackedTask.TrackedTask | undefined
-  /** The task's events so far, in order. */
-  readonly events: Array<Event>
-}
-
-const isTerminal = (state: string) => state === "SUCCESS" || state === "FAILURE" || state === "REVOKED"
-
-/** Checks that `events` are a prefix of a task's life: submitted, started, revoking at most twice, finished. */
-const checkLife = (known: Known) => {
-  const tags = known.events.map((e) => e._tag)
-  const submitted = known.events[0]
-  if (submitted === undefined) return
-  expect(submitted._tag).toBe("TaskSubmitted")
-  const rest = tags.slice(1).join(" ")
-  const pattern = submitted._tag === "TaskSubmitted" && submitted.state === "QUEUED"
-    ? /^(TaskFinished|TaskStarted( TaskRevoking){0,2}( TaskFinished)?)?$/
-    : /^(TaskStarted( TaskRevoking){0,2}( TaskFinished)?)?$/
-  expect(rest, `events of task ${known.id}`).toMatch(pattern)
-}
-
-/** The state a task's events say it is in. */
-const stateFromEvents = (events: ReadonlyArray<Event>): string | undefined => {
-  let state: string | undefined
-  for (const e of events) {
-    if (e._tag === "TaskSubmitted" || e._tag === "TaskFinished") state = e.state
-    else if (e._tag === "TaskStarted") state = "RUNNING"
-  }
-  return state
-}
-
-/** Joins a fiber that must already be done or about to be; a hang fails the property instead of the test timing out. */
+/** Joins a fiber that must be done or about to be; a hang fails the property instead of timing the test out. */
 const settled = <A, E>(fiber: Fiber.Fiber<A, E>) =>
-  Fiber.join(fiber).pipe(Effect.timeout("5 seconds"), TestClock.withLive, Effect.orDie)
+  Fiber.await(fiber).pipe(Effect.timeout("30 seconds"), TestClock.withLive, Effect.orDie)
 
-const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
+const specOf = (command: typeof Submit.Type): SubmitSpec => ({
+  kind: command.kind,
+  mode: command.mode,
+  sleep: 2 * command.sleep + 1,
+  cleanup: 2 * command.cleanup,
+  timeout: command.timeout === undefined ? undefined : 2 * command.timeout,
+  grace: command.grace === undefined ? undefined : 2 * command.grace
+})
+
+const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number, config: typeof Config.Type) =>
   Effect.gen(function*() {
     yield* disarmTestClock
+    const modelConfig: ModelConfig = {
+      concurrency: config.global ? GLOBAL_LIMIT : MODE_LIMITS,
+      grace: GRACE_MILLIS,
+      retain: config.retain
+    }
+    const model = new Model(modelConfig)
     const scope = yield* Effect.scope
     const layer = TaskManager.layerWith({
       grace: `${GRACE_MILLIS} millis`,
-      concurrency: LIMITS,
+      concurrency: modelConfig.concurrency,
+      retain: config.retain,
       eventBuffer: 1_000_000
     })
     const tm = Context.get(yield* Layer.buildWithScope(layer, scope), TaskManager.TaskManager)
@@ -112,22 +99,20 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
     const commands: ReadonlyArray<Command> = shutdownAt < generated.length
       ? [...generated.slice(0, shutdownAt), { _tag: "Shutdown" }, ...generated.slice(shutdownAt)]
       : generated
-    const known = new Map<number, Known>()
-    const order: Array<TaskId.TaskId> = []
+    const submitted: Array<TaskId.TaskId> = []
+    const events = new Map<number, Array<Event>>()
+    const startOrder: Array<number> = []
+    const finishOrder: Array<number> = []
+    /** The first terminal record seen of each task: the task keeps that very record for ever. */
+    const terminal = new Map<number, TrackedTask.TrackedTask>()
+    /** Tasks whose body runs now (finalizers not done), and every task whose body ever started. */
     const alive = new Set<number>()
     const bodiesStarted = new Set<number>()
-    const stopLog: Array<StopMode> = []
-    const revokes: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskErrors.TaskNotFound>> = []
-    const awaits: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskErrors.TaskNotFound>> = []
+    const waiters: Array<Fiber.Fiber<TrackedTask.TrackedTask, TaskErrors.TaskNotFound>> = []
     const revokeAlls: Array<Fiber.Fiber<ReadonlyArray<TrackedTask.TrackedTask>>> = []
     const shutdowns: Array<Fiber.Fiber<void>> = []
-    /** Tasks a non-graceful revoke (or revokeAll) reached: they must be terminal by the next check. */
-    const forced = new Set<number>()
-    let shutdownStarted = false
-    let startedAtShutdown = 0
-    let lastId = 0
 
-    const body = (kind: Kind, sleep: number) =>
+    const body = (kind: Kind, sleep: number, cleanup: number) =>
       Effect.gen(function*() {
         const id = yield* CurrentTask.CurrentTask
         yield* Effect.acquireRelease(
@@ -147,72 +132,108 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
           case "hang":
             return yield* Effect.never
           case "sleep":
-            return yield* Effect.as(Effect.sleep(`${sleep + 1} millis`), "slept")
+            return yield* Effect.as(Effect.sleep(sleep), "slept")
           case "stubborn":
-            return yield* stubborn(stopLog)
+            return yield* stubborn
           case "brittle":
             return yield* Effect.never.pipe(Effect.ensuring(Effect.die("finalizer broke")))
+          case "lingering":
+            yield* Effect.addFinalizer(() => Effect.sleep(cleanup))
+            return yield* Effect.as(Effect.sleep(sleep), "computed")
         }
       })
+
+    /** Is the task still in the manager's records, by the model's account? */
+    const retained = (id: number) => model.retained(finishOrder).includes(id)
 
     const check = Effect.gen(function*() {
       for (const event of yield* drain(pull)) {
         expect(event._tag).not.toBe("EventsDropped")
-        if (event._tag !== "EventsDropped") known.get(event.id)!.events.push(event)
+        if (event._tag === "EventsDropped") continue
+        const list = events.get(event.id) ?? []
+        list.push(event)
+        events.set(event.id, list)
+        if (event._tag === "TaskStarted") startOrder.push(event.id)
+        if (event._tag === "TaskFinished") finishOrder.push(event.id)
       }
-      const list = yield* tm.list
-      const active = yield* tm.active
-      // Nothing is dropped (retain is larger than any run), and ids are exactly the ones handed out.
-      expect(list.map((t) => t.id)).toEqual(order)
-      // `active` is exactly the non-terminal tasks.
-      expect(active.map((t) => t.id)).toEqual(list.filter((t) => !isTerminal(t.state)).map((t) => t.id))
-      const running = { a: 0, b: 0 }
-      for (const record of list) {
-        const k = known.get(record.id)!
-        // Each task reaches exactly one terminal state and keeps it (the very same record).
-        if (k.terminal !== undefined) expect(record).toBe(k.terminal)
-        else if (isTerminal(record.state)) k.terminal = record
-        // Its events are in order, and say exactly what the record says.
-        checkLife(k)
-        expect(stateFromEvents(k.events), `task ${record.id}`).toBe(record.state)
-        const lastRevoking = k.events.findLast((e) => e._tag === "TaskRevoking")
-        if (lastRevoking?._tag === "TaskRevoking") expect(record.revocation).toEqual(lastRevoking.revocation)
-        // A revoke that lands on a started task is announced (TaskRevoking) before it finishes.
-        if (record.revocation !== undefined && k.events.some((e) => e._tag === "TaskStarted")) {
-          expect(lastRevoking, `TaskRevoking of task ${record.id}`).toBeDefined()
-        }
-        // A task whose body is still alive (finalizers not done) is not terminal.
-        if (alive.has(record.id)) expect(record.state).toBe("RUNNING")
-        if (record.state === "QUEUED") expect(bodiesStarted.has(record.id)).toBe(false)
-        if (bodiesStarted.has(record.id)) expect(record.startedAt).toBeDefined()
-        if (record.state === "RUNNING") running[k.mode]++
-        // The outcome fits the task: only revocation ends a task that does not end by itself.
-        if (record.state === "SUCCESS") expect(["succeed", "sleep"]).toContain(k.kind)
-        // (A finalizer that dies while a task is revoked still gives REVOKED: the cause has an interruption.)
-        if (record.state === "FAILURE") expect(["fail", "die"]).toContain(k.kind)
-        if (record.state === "REVOKED") {
-          expect(record.revocation).toBeDefined()
-          // A task that ends by itself at once is REVOKED only if revoked while QUEUED, or by a zero
-          // timeout (under TestClock a zero sleep returns at once, so that timer fires first).
-          if ((k.kind === "succeed" || k.kind === "fail" || k.kind === "die") && record.startedAt !== undefined) {
-            expect(record.revocation).toEqual({ reason: "timeout", graceful: true })
-            expect(k.timeout).toBe(0)
+      // The manager finished exactly the tasks the model finished, in an order the model allows: by finish
+      // time (tasks finishing at the same instant may come in any order; retention then follows this order).
+      expect(finishOrder.toSorted((a, b) => a - b), "finished tasks").toEqual(
+        model.finished.map((t) => t.id).toSorted((a, b) => a - b)
+      )
+      const finishTimes = finishOrder.map((id) => model.tasks.get(id)!.finishedAt!)
+      expect(finishTimes, "finish order").toEqual(finishTimes.toSorted((a, b) => a - b))
+      // Each pool started its tasks in exactly the model's order (FIFO), and only those.
+      for (const pool of model.pools()) {
+        const members = new Set([...model.tasks.values()].filter((t) => t.pool === pool).map((t) => t.id))
+        expect(startOrder.filter((id) => members.has(id)), `start order of pool ${pool.name}`).toEqual(pool.started)
+      }
+      expect((yield* tm.list).map((t) => t.id), "list").toEqual(model.retained(finishOrder))
+      expect((yield* tm.active).map((t) => t.id), "active").toEqual(
+        [...model.tasks.values()].filter((t) => t.state === "QUEUED" || t.state === "RUNNING").map((t) => t.id)
+      )
+      for (const expected of model.tasks.values()) {
+        const id = expected.id
+        const label = `task ${id} (${expected.kind}, mode ${expected.mode})`
+        const found = yield* Effect.result(tm.get(taskId(id)))
+        if (!retained(id)) {
+          expect(found._tag === "Failure" && found.failure instanceof TaskErrors.TaskNotFound, `${label} dropped`)
+            .toBe(true)
+        } else {
+          if (found._tag === "Failure") return expect.unreachable(`${label} is missing`)
+          const record = found.success
+          expect(
+            {
+              state: record.state,
+              revocation: record.revocation,
+              submittedAt: record.submittedAt,
+              startedAt: record.startedAt,
+              finishedAt: record.finishedAt
+            },
+            label
+          ).toEqual({
+            state: expected.state,
+            revocation: expected.revocation,
+            submittedAt: expected.submittedAt,
+            startedAt: expected.startedAt,
+            finishedAt: expected.finishedAt
+          })
+          if (record.state === "SUCCESS") {
+            expect(record.exit, label).toEqual(
+              Exit.succeed(expected.kind === "sleep" ? "slept" : expected.kind === "succeed" ? "ok" : "computed")
+            )
           }
+          const seen = terminal.get(id)
+          if (seen !== undefined) expect(record, `${label} keeps its terminal record`).toBe(seen)
+          else if (record.state !== "QUEUED" && record.state !== "RUNNING") terminal.set(id, record)
         }
-        if (record.revocation?.reason === "timeout") expect(k.timeout).toBeDefined()
-        // graceful: false stops a task at once (no time passes here), and upgrades a graceful stop.
-        if (forced.has(record.id)) {
-          expect(record.state, `task ${record.id} after a forced revoke`).not.toBe("RUNNING")
-          if (record.revocation !== undefined) expect(record.revocation.graceful).toBe(false)
+        // Its events: in order, complete so far, and saying what the model says.
+        const own = events.get(id) ?? []
+        const tags = own.map((e) => e._tag).join(" ")
+        expect(tags, `events of ${label}`).toMatch(
+          /^TaskSubmitted( TaskStarted)?( TaskRevoking){0,2}( TaskFinished)?$/
+        )
+        expect(own.filter((e) => e._tag === "TaskRevoking").length, `TaskRevoking events of ${label}`).toBe(
+          expected.revokings
+        )
+        const finished = own.find((e) => e._tag === "TaskFinished")
+        if (expected.finishedAt === undefined) expect(finished, label).toBeUndefined()
+        else {
+          expect(finished, label).toEqual({
+            _tag: "TaskFinished",
+            id,
+            state: expected.state,
+            at: expected.finishedAt,
+            ...(expected.revocation === undefined ? {} : { revocation: expected.revocation }),
+            ...(expected.state === "FAILURE" ? { error: expect.any(String) } : {})
+          })
         }
-        if (record.revocation?.reason === "shutdown") expect(shutdownStarted).toBe(true)
+        // A body still running (finalizers not done) belongs to a task that is not terminal.
+        if (alive.has(id)) expect(expected.state, label).toBe("RUNNING")
+        if (expected.startedAt === undefined) expect(bodiesStarted.has(id), label).toBe(false)
       }
-      expect(running.a).toBeLessThanOrEqual(LIMITS.a)
-      expect(running.b).toBeLessThanOrEqual(LIMITS.b)
-      // After shutdown nothing new runs, and once it has returned nothing runs at all.
-      if (shutdownStarted) expect(bodiesStarted.size).toBe(startedAtShutdown)
       if (shutdowns.some((f) => f.pollUnsafe() !== undefined)) {
-        expect(active).toEqual([])
+        expect(yield* tm.active).toEqual([])
         expect(alive.size).toBe(0)
       }
     })
@@ -221,118 +242,146 @@ const runCommands = (generated: ReadonlyArray<Command>, shutdownAt: number) =>
       Effect.gen(function*() {
         switch (command._tag) {
           case "Submit": {
-            const options: TaskManager.SubmitOptions = {
-              mode: command.mode,
-              ...(command.timeout === undefined ? {} : { timeout: command.timeout })
-            }
-            const before = yield* tm.active
-            const submitted = yield* Effect.result(tm.submit(body(command.kind, command.sleep), options))
-            if (shutdownStarted) {
-              expect(submitted._tag).toBe("Failure")
-              if (submitted._tag === "Failure") expect(submitted.failure).toBeInstanceOf(TaskErrors.TaskManagerClosed)
+            const spec = specOf(command)
+            const result = yield* Effect.result(
+              tm.submit(body(spec.kind, spec.sleep, spec.cleanup), {
+                mode: spec.mode,
+                ...(spec.timeout === undefined ? {} : { timeout: spec.timeout }),
+                ...(spec.grace === undefined ? {} : { grace: spec.grace })
+              })
+            )
+            const queued = (() => {
+              const limit = typeof modelConfig.concurrency === "number"
+                ? modelConfig.concurrency
+                : (modelConfig.concurrency as Record<string, number>)[spec.mode]
+              if (limit === undefined) return false
+              const sharing = [...model.tasks.values()].filter((t) =>
+                t.state === "RUNNING" && (typeof modelConfig.concurrency === "number" || t.mode === spec.mode)
+              )
+              return sharing.length >= limit
+            })()
+            const expected = model.submit(spec)
+            if (expected === undefined) {
+              expect(result._tag === "Failure" && result.failure instanceof TaskErrors.TaskManagerClosed).toBe(true)
               return
             }
-            if (submitted._tag === "Failure") return expect.unreachable("submit failed before shutdown")
-            const task = submitted.success
-            // Ids strictly increase.
-            expect(task.id).toBeGreaterThan(lastId)
-            lastId = task.id
-            const full = before.filter((t) =>
-              t.mode === command.mode && t.state === "RUNNING"
-            ).length >= LIMITS[command.mode]
-            expect(task.state).toBe(full ? "QUEUED" : "RUNNING")
-            order.push(task.id)
-            known.set(task.id, {
-              id: task.id,
-              kind: command.kind,
-              mode: command.mode,
-              timeout: command.timeout,
-              terminal: undefined,
-              events: []
-            })
+            if (result._tag === "Failure") return expect.unreachable("submit failed before shutdown")
+            expect(result.success.id).toBe(expected.id)
+            expect(result.success.state).toBe(queued ? "QUEUED" : "RUNNING")
+            submitted.push(result.success.id)
             return
           }
           case "Revoke": {
-            const id = order[command.target]
+            const id = submitted[command.target]
             if (id === undefined) {
-              const missing = yield* Effect.flip(tm.revoke(taskId(lastId + 1 + command.target)))
-              expect(missing).toBeInstanceOf(TaskErrors.TaskNotFound)
+              expect(yield* Effect.flip(tm.revoke(taskId(submitted.length + 1 + command.target)))).toBeInstanceOf(
+                TaskErrors.TaskNotFound
+              )
               return
             }
-            if (!command.graceful && !isTerminal((yield* tm.get(id)).state)) forced.add(id)
-            revokes.push(
-              yield* tm.revoke(id, { graceful: command.graceful }).pipe(Effect.forkChild({ startImmediately: true }))
+            const known = retained(id)
+            const fiber = yield* tm.revoke(id, { graceful: command.graceful }).pipe(
+              Effect.forkChild({ startImmediately: true })
             )
+            if (!known) {
+              const exit = yield* settled(fiber)
+              expect(Exit.isFailure(exit), `revoke of dropped task ${id}`).toBe(true)
+              return
+            }
+            model.revoke(id, { reason: "user", graceful: command.graceful })
+            waiters.push(fiber)
             return
           }
           case "RevokeAll":
-            if (!command.graceful) { for (const t of yield* tm.active) forced.add(t.id) }
             revokeAlls.push(
               yield* tm.revokeAll({ graceful: command.graceful }).pipe(Effect.forkChild({ startImmediately: true }))
             )
+            model.revokeEvery({ reason: "user", graceful: command.graceful })
             return
           case "Await": {
-            const id = order[command.target]
-            if (id !== undefined) awaits.push(yield* tm.await(id).pipe(Effect.forkChild({ startImmediately: true })))
+            const id = submitted[command.target]
+            if (id === undefined) return
+            const fiber = yield* tm.await(id).pipe(Effect.forkChild({ startImmediately: true }))
+            if (retained(id)) waiters.push(fiber)
+            else expect(Exit.isFailure(yield* settled(fiber)), `await of dropped task ${id}`).toBe(true)
             return
           }
           case "Tick":
-            return yield* TestClock.adjust(`${command.millis} millis`)
+            model.tick(command.millis)
+            return yield* TestClock.adjust(command.millis)
           case "Shutdown":
-            if (!shutdownStarted) startedAtShutdown = bodiesStarted.size
-            shutdownStarted = true
             shutdowns.push(yield* tm.shutdown.pipe(Effect.forkChild({ startImmediately: true })))
+            model.shutdown()
             return
         }
       })
 
-    // If a check fails, stop every task at once and let the grace pass, so the run's scope can close
-    // and the failure is reported (and shrunk) instead of waiting on a clock no one advances.
+    const step = (command: Command) =>
+      Effect.gen(function*() {
+        yield* run(command)
+        yield* Effect.repeat(Effect.yieldNow, { times: 10 })
+        yield* check
+      })
+
+    // If a check fails, stop every task at once and let the grace pass, so the run's scope can close and the
+    // failure is reported (and shrunk) instead of waiting on a clock no one advances.
     yield* Effect.addFinalizer((exit) =>
       exit._tag === "Success" ? Effect.void : Effect.gen(function*() {
         const stopping = yield* tm.revokeAll({ graceful: false }).pipe(Effect.forkChild({ startImmediately: true }))
-        yield* TestClock.adjust(`${GRACE_MILLIS} millis`)
-        yield* Fiber.join(stopping)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.await(stopping)
       })
     )
 
-    for (const command of commands) {
-      yield* run(command)
-      yield* Effect.repeat(Effect.yieldNow, { times: 10 })
-      yield* check
-    }
+    for (const command of commands) yield* step(command)
 
-    // The end: shut down (again), let the grace period pass, and everything must have settled.
-    yield* run({ _tag: "Shutdown" })
-    yield* TestClock.adjust(`${GRACE_MILLIS} millis`)
-    for (const fiber of shutdowns) yield* settled(fiber)
-    yield* check
-    const finalRecord = (id: number) => known.get(id)!.terminal!
-    for (const k of known.values()) {
-      expect(k.terminal, `task ${k.id} is terminal after shutdown`).toBeDefined()
-      expect(k.events.at(-1)?._tag).toBe("TaskFinished")
+    // Liveness: once the clock has passed every deadline the model knows, nothing it says has ended still runs.
+    for (let deadline = model.lastDeadline(); deadline !== undefined; deadline = model.lastDeadline()) {
+      yield* step({ _tag: "Tick", millis: deadline - model.now })
     }
-    // Every caller got the task's one terminal record.
-    for (const fiber of [...revokes, ...awaits]) {
-      const record = yield* settled(fiber)
-      expect(record).toBe(finalRecord(record.id))
+    // The end: shut down (again: it is idempotent), let every grace period pass, and everything has settled.
+    yield* step({ _tag: "Shutdown" })
+    for (let deadline = model.lastDeadline(); deadline !== undefined; deadline = model.lastDeadline()) {
+      yield* step({ _tag: "Tick", millis: deadline - model.now })
+    }
+    for (const fiber of shutdowns) yield* settled(fiber)
+    for (const task of model.tasks.values()) expect(task.finishedAt, `task ${task.id} finished`).toBeDefined()
+    // Every caller got the task's terminal record.
+    for (const fiber of waiters) {
+      const exit = yield* settled(fiber)
+      if (Exit.isFailure(exit)) return expect.unreachable(`a revoke or await failed: ${exit.cause}`)
+      const expected = model.tasks.get(exit.value.id)!
+      expect([exit.value.state, exit.value.finishedAt]).toEqual([expected.state, expected.finishedAt])
+      const seen = terminal.get(exit.value.id)
+      if (seen !== undefined) expect(exit.value).toBe(seen)
     }
     for (const fiber of revokeAlls) {
-      for (const record of yield* settled(fiber)) {
-        expect(record).toBe(finalRecord(record.id))
-        expect(record.state).toBe("REVOKED")
-      }
+      const exit = yield* settled(fiber)
+      if (Exit.isFailure(exit)) return expect.unreachable("revokeAll failed")
+      for (const record of exit.value) expect(record.state).toBe(model.tasks.get(record.id)!.state)
     }
     expect(alive.size).toBe(0)
     expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
-    return true
   })
+
+/** Stops like a process that ignores SIGTERM: waits for the grace period, or less if the stop is forced. */
+const stubborn = Effect.gen(function*() {
+  const ctx = yield* TaskContext.TaskContext
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() =>
+      ctx.revocationUnsafe()?.graceful === false
+        ? Effect.void
+        : Effect.raceFirst(Effect.sleep(ctx.grace), ctx.forced)
+    )
+  )
+  return yield* Effect.never
+})
 
 describe("model", () => {
   it.effect.prop(
-    "every interleaving of submit, revoke, revokeAll, await, time and shutdown keeps the manager's promises",
-    { commands: Commands, shutdownAt: ShutdownAt },
-    ({ commands, shutdownAt }) => runCommands(commands, shutdownAt),
-    { timeout: 60_000, arbitrary: { runs: 200, size: 60 } }
+    "after every step of any sequence of submits, revokes, ticks and shutdown, the manager is what the model says",
+    { commands: Commands, shutdownAt: ShutdownAt, config: Config },
+    ({ commands, config, shutdownAt }) => runCommands(commands, shutdownAt, config),
+    { timeout: 300_000, arbitrary: { runs: 200, size: 60 } }
   )
 })
