@@ -36,6 +36,12 @@ const mutants = [
     from: "  const requestRevokeUnsafe = (task: Task.Task, revocation: Revocation) => {",
     to: "  const requestRevokeUnsafe = (task: Task.Task, asked: Revocation) => {\n"
       + "    const revocation = { ...asked, graceful: false }"
+  },
+  {
+    name: "a revoke during the cleanup discards the result the body computed",
+    file: src("internal/task.ts"),
+    from: "  if (body === undefined || Exit.isSuccess(fiber) || !Cause.hasInterrupts(fiber.cause)) return fiber",
+    to: "  if (body !== null) return fiber"
   }
 ]
 
