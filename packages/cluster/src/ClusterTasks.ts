@@ -105,7 +105,10 @@ export interface ClusterTasksShape {
   readonly join: <J extends Job.Any>(
     job: J,
     task: { readonly id: TaskId.TaskId }
-  ) => Effect.Effect<Job.Success<J>, Job.Error<J> | TaskErrors.TaskRevoked | RunnerLost | TaskErrors.TaskNotFound | StorageError>
+  ) => Effect.Effect<
+    Job.Success<J>,
+    Job.Error<J> | TaskErrors.TaskRevoked | RunnerLost | TaskErrors.TaskNotFound | StorageError
+  >
   /** Submits and joins; interrupting the caller revokes the task (and waits until it has stopped). */
   readonly run: <J extends Job.Any>(
     job: J,
@@ -126,7 +129,10 @@ export interface ClusterTasksShape {
    * Revokes a task, wherever it runs, and waits until it is terminal. A QUEUED task is REVOKED without
    * starting; a terminal task is returned unchanged; a non-graceful revoke upgrades a graceful one under way.
    */
-  readonly revoke: (id: TaskId.TaskId, options?: TaskManager.RevokeOptions) => Effect.Effect<ClusterTask, TaskErrors.TaskNotFound | StorageError>
+  readonly revoke: (
+    id: TaskId.TaskId,
+    options?: TaskManager.RevokeOptions
+  ) => Effect.Effect<ClusterTask, TaskErrors.TaskNotFound | StorageError>
   /** Revokes every non-terminal task of the cluster and returns their terminal records. */
   readonly revokeAll: (options?: TaskManager.RevokeOptions) => Effect.Effect<ReadonlyArray<ClusterTask>, StorageError>
   /** QUEUED and RUNNING tasks, ascending id. */

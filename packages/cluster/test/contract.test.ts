@@ -83,7 +83,8 @@ const localBackend = (): Backend => {
       ),
     get: (id) => run((tm) => tm.get(TaskId.TaskId.make(id))).then(toRow),
     await: (id) => run((tm) => tm.await(TaskId.TaskId.make(id))).then(toRow),
-    revoke: (id, graceful) => run((tm) => tm.revoke(TaskId.TaskId.make(id), { graceful: graceful ?? true })).then(toRow),
+    revoke: (id, graceful) =>
+      run((tm) => tm.revoke(TaskId.TaskId.make(id), { graceful: graceful ?? true })).then(toRow),
     revokeAll: () => run((tm) => tm.revokeAll()).then((all) => all.map(toRow)),
     active: () => run((tm) => tm.active).then((all) => all.map(toRow)),
     list: () => run((tm) => tm.list).then((all) => all.map(toRow)),

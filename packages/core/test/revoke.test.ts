@@ -200,7 +200,11 @@ describe("rule 3: a revoke's reason", () => {
     const revocation = { reason: "kill-others", graceful: true }
     expect(Schema.decodeUnknownSync(Revocation.Revocation)(revocation)).toEqual(revocation)
     expect(Schema.decodeUnknownSync(Revocation.RevocationReason)("timeout")).toBe("timeout")
-    const revoked = Schema.decodeUnknownSync(TaskErrors.TaskRevoked)({ _tag: "TaskRevoked", id: 3, reason: "kill-others" })
+    const revoked = Schema.decodeUnknownSync(TaskErrors.TaskRevoked)({
+      _tag: "TaskRevoked",
+      id: 3,
+      reason: "kill-others"
+    })
     expect(revoked.reason).toBe("kill-others")
     const event = { _tag: "TaskRevoking", id: 3, revocation, at: 10 }
     expect(Schema.decodeUnknownSync(TaskEvent.TaskEvent)(event)).toEqual(event)

@@ -16,7 +16,15 @@
  * 3. a third signal exits at once (a guardian, if on, cleans up what is left).
  *
  * ```ts
- * import { NodeRuntime } from "@effect/platform-node/NodeRuntime"
+ * import { TaskManager } from "@effect-tasks/core"
+ * import { HostSignals, NodeTaskManager } from "@effect-tasks/node"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const tm = yield* TaskManager.TaskManager
+ *   yield* tm.run(Effect.never, { name: "server" }) // until a signal shuts the manager down
+ * })
  * const main = program.pipe(
  *   Effect.provide(HostSignals.layer().pipe(Layer.provideMerge(NodeTaskManager.layerWith({ guardian: true }))))
  * )

@@ -10,7 +10,7 @@
  * import { ChildProcess } from "effect/process"
  *
  * const program = Effect.gen(function*() {
- *   const tm = yield* TaskManager
+ *   const tm = yield* TaskManager.TaskManager
  *   const task = yield* tm.submit(ChildProcess.make("make", ["build"]).pipe(Effect.flatMap((h) => h.exitCode), Effect.scoped))
  *   yield* tm.revoke(task.id) // SIGTERM to make and everything it started, SIGKILL after the grace period
  * })

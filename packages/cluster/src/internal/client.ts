@@ -142,7 +142,9 @@ export const make = (options: {
           case "Defect":
             return Effect.die(new Error(outcome.message))
           case "Revoked":
-            return Effect.fail(new TaskErrors.TaskRevoked({ id: record.id, reason: record.revocation?.reason ?? "user" }))
+            return Effect.fail(
+              new TaskErrors.TaskRevoked({ id: record.id, reason: record.revocation?.reason ?? "user" })
+            )
           case "RunnerLost":
             return Effect.fail(
               new RunnerLost({ runner: outcome.runner, attempt: outcome.attempt, reason: outcome.reason })

@@ -390,7 +390,13 @@ export const make = (db: Database) => {
     }))
 
   /** Records a revocation a runner decided itself (a timeout), with its `TaskRevoking`. */
-  const revokedLocally = (id: TaskId.TaskId, attempt: number, incarnation: string, revocation: Revocation.Revocation, at: number) =>
+  const revokedLocally = (
+    id: TaskId.TaskId,
+    attempt: number,
+    incarnation: string,
+    revocation: Revocation.Revocation,
+    at: number
+  ) =>
     Effect.gen(function*() {
       const rows = yield* sql<{ id: number | string }>`
         UPDATE effect_tasks_tasks SET revocation = ${JSON.stringify(revocation)}
@@ -527,7 +533,11 @@ export const make = (db: Database) => {
       sql<{ id: number | string; revocation: string }>`
         SELECT id, revocation FROM effect_tasks_tasks
         WHERE incarnation = ${incarnation} AND state = 'RUNNING' AND revocation IS NOT NULL`,
-      (rows) => rows.map((row) => ({ id: asTaskId(num(row.id)), revocation: JSON.parse(row.revocation) as Revocation.Revocation }))
+      (rows) =>
+        rows.map((row) => ({
+          id: asTaskId(num(row.id)),
+          revocation: JSON.parse(row.revocation) as Revocation.Revocation
+        }))
     )
 
   /** Drops the oldest terminal tasks beyond `retain`, their attempts, and the events before the oldest kept. */
