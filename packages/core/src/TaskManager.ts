@@ -238,22 +238,27 @@ interface Tails {
 
 const byId = (a: TrackedTask, b: TrackedTask) => a.id - b.id
 
-/** Whether a task submitted from `context` gets a span (see `TaskManagerConfig.spans`). */
-const wantsSpan = (mode: "auto" | "always" | "never", context: Context.Context<never>): boolean => {
-  if (mode !== "auto") return mode === "always"
+/** Whether `context` has a tracer that records spans, for `spans: "auto"`. */
+const hasRecordingTracer = (context: Context.Context<never>): boolean => {
   // A raw lookup: a tracer the context does not hold reads as absent, not as the native default.
   const tracer = Context.getOrUndefined(context, Tracer.Tracer)
   return tracer !== undefined && tracer !== Tracer.nativeTracer
 }
 
-/** Waits for a task (even one retention already dropped) and gives its typed result. */
-const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> =>
-  Effect.flatMap(task[Completion], (done): Effect.Effect<A, E | TaskRevoked> => {
-    if (done.state === "REVOKED") {
-      return Effect.fail(new TaskRevoked({ id: done.id, reason: done.revocation?.reason ?? "user" }))
-    }
-    return done.exit!
-  })
+/** The typed result of a final record: its value or error, or `TaskRevoked`. */
+const resultOf = (done: TrackedTask<any, any>): Effect.Effect<any, any> =>
+  done.state === "REVOKED"
+    ? Effect.fail(new TaskRevoked({ id: done.id, reason: done.revocation?.reason ?? "user" }))
+    : done.exit!
+
+/**
+ * Waits for a task (even one retention already dropped) and gives its typed result. A task already over when
+ * `join` is called has its result at once: it can never change.
+ */
+const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> => {
+  const final = Task.finalRecord(task[Completion])
+  return final === undefined ? Effect.flatMap(task[Completion], resultOf) : resultOf(final)
+}
 
 /**
  * Builds a manager in the current scope; closing the scope shuts it down. Prefer the layers
@@ -272,11 +277,45 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const taskServices = yield* TaskServices
   const overrideServices = taskServices.mapUnsafe.size > 0
   const hub = EventHub.make(config.eventBuffer ?? 4096)
+  // Whether a task submitted from `context` gets a span. Tasks come in runs from one submitter, so the answer
+  // for the last context is kept.
+  let spanContext: Context.Context<never> | undefined = undefined
+  let spanAnswer = false
+  const wantsSpan = (context: Context.Context<never>): boolean => {
+    if (spans !== "auto") return spans === "always"
+    if (context !== spanContext) {
+      spanContext = context
+      spanAnswer = hasRecordingTracer(context)
+    }
+    return spanAnswer
+  }
 
-  // The records: the one source of truth for `get`, `list` and `output`, private to the manager.
-  const records = Ref.makeUnsafe(HashMap.empty<TaskId, TrackedTask>())
-  // The tasks still active, with their live parts.
+  // The records: the one source of truth for `get`, `list` and `output`, private to the manager. A task's
+  // first record is written when `submit` is done with it, so a task that finishes while being submitted (its
+  // body never suspends) is written once, when it finishes; until then the manager finds it in `starting`.
+  //
+  // The map is kept open for mutation (`HashMap.beginMutation`, never ended): nothing outside the manager ever
+  // holds it, so no one can see it change, and every write edits it in place instead of copying the path to the
+  // changed entry (that copy was a third of all the memory a short task allocated).
+  const records = Ref.makeUnsafe(HashMap.beginMutation(HashMap.empty<TaskId, TrackedTask>()))
+  // The tasks still active, with their live parts; and the ones `submit` is starting right now (innermost
+  // first, linked by `outer`: a task's first steps may submit another), which join `live` only if they are
+  // still active when their `submit` is done. Most short tasks never enter `live` at all.
   const live = new Map<TaskId, Task.Task>()
+  let starting: Task.Task | undefined = undefined
+  const findActive = (id: TaskId): Task.Task | undefined => {
+    const task = live.get(id)
+    if (task !== undefined || starting === undefined) return task
+    for (let t: Task.Task | undefined = starting; t !== undefined; t = t.outer) {
+      if (t.record.id === id && Task.isLive(t)) return t
+    }
+    return undefined
+  }
+  const activeTasks = (): Array<Task.Task> => {
+    const tasks = Array.from(live.values())
+    for (let t = starting; t !== undefined; t = t.outer) if (Task.isLive(t)) tasks.push(t)
+    return tasks
+  }
   const tails = new Map<TaskId, Tails>()
   const retention = Retention.make<TaskId>(config.retain ?? 1000)
   let nextId = 1
@@ -300,9 +339,11 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const publish = (event: TaskEvent) => EventHub.publishUnsafe(hub, event)
   // Events are built only when somebody listens: most tasks in a busy app have no subscriber.
   const listening = () => hub.subscribers.size > 0
+  const write = (record: TrackedTask<any, any>) =>
+    MutableRef.set(records.ref, HashMap.set(Ref.getUnsafe(records), record.id, record))
   const store = (task: Task.Task, record: TrackedTask<any, any>) => {
     task.record = record
-    MutableRef.set(records.ref, HashMap.set(Ref.getUnsafe(records), record.id, record))
+    if (task.stored) write(record)
   }
 
   const finishUnsafe = (task: Task.Task, fiberExit: Exit.Exit<unknown, unknown>) => {
@@ -312,8 +353,11 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     const wasRunning = task.record.state === "RUNNING"
     const at = now()
     const record = Task.finished(task.record, state, at, exit)
-    live.delete(record.id)
-    store(task, record)
+    // A task that finishes while its `submit` starts it never entered `live` nor the records.
+    if (task.stored) live.delete(record.id)
+    task.record = record
+    task.stored = true
+    write(record)
     if (listening()) {
       const error = state === "FAILURE" ? renderError(exit) : undefined
       publish({
@@ -344,6 +388,10 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     Task.signal(task.completion, Exit.succeed(record))
     Task.signal(task.revoked, Exit.void)
     Task.signal(task.forced, Exit.void)
+    // A finished task is kept alive by every record of it that a caller holds (to `join` it): let go of the
+    // fiber, and with it the task's context and stack.
+    task.fiber = undefined
+    task.bodyExit = undefined
   }
 
   const hooks: TaskContextImpl.Hooks = {
@@ -400,7 +448,10 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       if (listening()) publish({ _tag: "TaskStarted", id: record.id, at })
     }
     counts.running++
-    let body: Effect.Effect<unknown, unknown, any> = task.effect
+    const submitter = task.context!
+    let body: Effect.Effect<unknown, unknown, any> = task.effect!
+    task.effect = undefined
+    task.context = undefined
     if (task.timeout !== undefined) {
       const timeout = task.timeout
       body = Effect.andThen(
@@ -420,7 +471,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     const context = Context.add(
       Context.add(
         Context.add(
-          overrideServices ? Context.merge(task.context, taskServices) : task.context,
+          overrideServices ? Context.merge(submitter, taskServices) : submitter,
           CurrentTask,
           record.id
         ),
@@ -433,9 +484,10 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     // The body's own exit is kept before the scope closes: it decides the state if a revoke lands later.
     const scoped = Effect.onExit(body, (exit) => {
       task.bodyExit = exit
-      return Scope.close(scope, exit)
+      // Most tasks add no finalizer: their scope closes at once, with nothing to run.
+      return Scope.closeUnsafe(scope, exit) ?? Effect.void
     })
-    const traced = wantsSpan(spans, task.context)
+    const traced = wantsSpan(submitter)
       ? scoped.pipe(
         // No stack capture: `new Error()` per task cost more than the rest of a submit, and the
         // frame would point into this file, not at the caller.
@@ -501,6 +553,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
 
   const lookup = (id: TaskId): Effect.Effect<TrackedTask, TaskNotFound> =>
     Effect.suspend(() => {
+      const task = findActive(id)
+      if (task !== undefined) return Effect.succeed(task.record)
       const found = HashMap.get(Ref.getUnsafe(records), id)
       return Option.isSome(found)
         ? Effect.succeed(found.value)
@@ -510,7 +564,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
 
   const revokeWith = (id: TaskId, reason: RevocationReason, options?: RevokeOptions) =>
     Effect.suspend(() => {
-      const task = live.get(id)
+      const task = findActive(id)
       if (task === undefined) return lookup(id)
       requestRevokeUnsafe(task, { reason, graceful: options?.graceful ?? true })
       return Task.awaitFinal(task)
@@ -518,7 +572,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
 
   const revokeEvery = (reason: RevocationReason, options?: RevokeOptions) =>
     Effect.suspend(() => {
-      const targets = Array.from(live.values())
+      const targets = activeTasks()
       const revocation = { reason, graceful: options?.graceful ?? true }
       // QUEUED tasks first: stopping a running task can free its slot synchronously, and a queued
       // task must not be started by that only to be revoked a moment later.
@@ -538,19 +592,13 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       const pool = poolFor(mode)
       const queued = pool !== undefined && Pool.isFull(pool)
       const submittedAt = now()
-      const task: Task.Task = {
-        record: undefined as unknown as TrackedTask,
+      const task = Task.make(
         effect,
         context,
-        timeout: options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
-        grace: options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
-        pool,
-        completion: undefined,
-        revoked: undefined,
-        forced: undefined,
-        fiber: undefined,
-        bodyExit: undefined
-      }
+        options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
+        options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
+        pool
+      )
       // A task that is not held back is stored once, already RUNNING: submit and start are one step.
       const record: TrackedTask<A, E> = Task.submitted(
         task,
@@ -560,8 +608,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         queued ? "QUEUED" : "RUNNING",
         submittedAt
       )
-      live.set(id, task)
-      store(task, record)
+      task.record = record
       counts.submitted++
       if (listening()) {
         publish({ _tag: "TaskSubmitted", id, name: record.name, mode, state: record.state, at: submittedAt })
@@ -569,10 +616,25 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       }
       if (queued) {
         Pool.wait(pool, task)
+        live.set(id, task)
+        task.stored = true
+        write(record)
         return Effect.succeed(record)
       }
       if (pool !== undefined) Pool.acquire(pool)
-      startUnsafe(task, true)
+      task.outer = starting
+      starting = task
+      try {
+        startUnsafe(task, true)
+      } finally {
+        starting = task.outer
+        task.outer = undefined
+      }
+      if (!task.stored) {
+        live.set(id, task)
+        task.stored = true
+        write(task.record)
+      }
       // The snapshot at start: a task that already finished synchronously still reads RUNNING here,
       // exactly as `submit` promises; `get`/`await` show what happened next.
       return Effect.succeed(record)
@@ -589,7 +651,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const shutdownWith = (options: ShutdownOptions): Effect.Effect<ShutdownReport> =>
     Effect.suspend(() => {
       closed = true
-      const targets = Array.from(live.values())
+      const targets = activeTasks()
       const everyone = revokeEvery("shutdown", { graceful: options.graceful ?? true })
       const report = Effect.sync((): ShutdownReport => {
         const stopped: Array<TrackedTask> = []
@@ -618,7 +680,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     get: lookup,
     await: (id) =>
       Effect.suspend(() => {
-        const task = live.get(id)
+        const task = findActive(id)
         return task === undefined ? lookup(id) : Task.awaitFinal(task)
       }),
     join,
@@ -635,8 +697,12 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         Effect.map((records) => records.toSorted(byId)),
         Effect.withSpan("TaskManager.revokeAll")
       ),
-    active: Effect.sync(() => Array.from(live.values(), (task) => task.record as TrackedTask).toSorted(byId)),
-    list: Effect.sync(() => Array.from(HashMap.values(Ref.getUnsafe(records))).toSorted(byId)),
+    active: Effect.sync(() => activeTasks().map((task) => task.record as TrackedTask).toSorted(byId)),
+    list: Effect.sync(() => {
+      const all: Array<TrackedTask> = Array.from(HashMap.values(Ref.getUnsafe(records)))
+      for (let t = starting; t !== undefined; t = t.outer) if (!t.stored) all.push(t.record)
+      return all.toSorted(byId)
+    }),
     events: Stream.unwrap(subscribe),
     subscribe,
     output: (id) =>

@@ -64,6 +64,40 @@ describe("rule 1: submit returns at once and the fiber starts immediately", () =
     }).pipe(withManager()))
 })
 
+describe("rule 1: a task is visible from its very first step", () => {
+  it.effect("get, await, list and active see a task (and one it submits) before either suspends", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const seen: Array<unknown> = []
+      const look = Effect.gen(function*() {
+        const id = yield* CurrentTask.CurrentTask
+        seen.push([
+          id,
+          (yield* tm.get(id)).state,
+          (yield* tm.list).map((t) => t.id),
+          (yield* tm.active).map((t) => t.id)
+        ])
+      })
+      const outer = yield* tm.submit(Effect.gen(function*() {
+        yield* look
+        yield* tm.submit(look) // starts and finishes inside the outer task's first steps
+        yield* look
+        return yield* tm.await(yield* CurrentTask.CurrentTask).pipe(Effect.timeout("1 second"), Effect.option)
+      }))
+      expect(seen).toEqual([
+        [1, "RUNNING", [1], [1]],
+        [2, "RUNNING", [1, 2], [1, 2]],
+        [1, "RUNNING", [1, 2], [1]]
+      ])
+      // The outer task waits for itself (it cannot finish while waiting): it is active, listed and revocable.
+      expect((yield* tm.active).map((t) => t.id)).toEqual([outer.id])
+      expect((yield* tm.list).map((t) => [t.id, t.state])).toEqual([[1, "RUNNING"], [2, "SUCCESS"]])
+      const revoked = yield* tm.revoke(outer.id)
+      expect(revoked.state).toBe("REVOKED")
+      expect((yield* tm.list).map((t) => [t.id, t.state])).toEqual([[1, "REVOKED"], [2, "SUCCESS"]])
+    }).pipe(withManager()))
+})
+
 describe("rule 2: the state comes only from the fiber's Exit", () => {
   it.effect("success is SUCCESS, failure and defect are FAILURE with the exit kept, interruption is REVOKED", () =>
     Effect.gen(function*() {

@@ -9,6 +9,7 @@ import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type { ProcessInfo } from "../ProcessInfo.js"
@@ -18,12 +19,19 @@ import { isTerminal } from "../TaskState.js"
 import { Completion, type TrackedTask } from "../TrackedTask.js"
 import type * as Pool from "./pool.js"
 
-/** A task while the manager tracks it; dropped from the live set as soon as it is terminal. @internal */
-export interface Task {
+/**
+ * A task while the manager tracks it; dropped from the live set as soon as it is terminal. A task is itself the
+ * effect that waits for its final record (every record of it carries that effect under `Completion`), so a
+ * task costs no extra effect and closure for it.
+ *
+ * @internal
+ */
+export interface Task extends Effect.Effect<TrackedTask<any, any>> {
   /** The current snapshot; replaced (never mutated) on every change. */
   record: TrackedTask<any, any>
-  readonly effect: Effect.Effect<unknown, unknown, any>
-  readonly context: Context.Context<any>
+  /** The body and its submitter's context, until the task starts (then dropped: a finished task holds neither). */
+  effect: Effect.Effect<unknown, unknown, any> | undefined
+  context: Context.Context<any> | undefined
   readonly timeout: Duration.Duration | undefined
   readonly grace: Duration.Duration
   readonly pool: Pool.Pool<Task> | undefined
@@ -34,7 +42,49 @@ export interface Task {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
   /** The body's own exit, set when the submitted effect has completed, before the task's scope closes. */
   bodyExit: Exit.Exit<unknown, unknown> | undefined
+  /** Whether the manager's records (and its set of live tasks) hold this task yet (see `submit`). */
+  stored: boolean
+  /** While `submit` starts this task: the task whose own start submitted it, if any. */
+  outer: Task | undefined
 }
+
+const TaskProto = Effectable.Prototype<Task>({
+  label: "effect-tasks/TaskCompletion",
+  evaluate() {
+    return awaitFinal(this)
+  }
+})
+
+/** A new task, to be filled in by `TaskManager.submit`. @internal */
+export const make = (
+  effect: Effect.Effect<unknown, unknown, any>,
+  context: Context.Context<any>,
+  timeout: Duration.Duration | undefined,
+  grace: Duration.Duration,
+  pool: Pool.Pool<Task> | undefined
+): Task => {
+  const task = Object.create(TaskProto) as { -readonly [K in keyof Task]: Task[K] }
+  task.record = undefined as unknown as TrackedTask
+  task.effect = effect
+  task.context = context
+  task.timeout = timeout
+  task.grace = grace
+  task.pool = pool
+  task.completion = undefined
+  task.revoked = undefined
+  task.forced = undefined
+  task.fiber = undefined
+  task.bodyExit = undefined
+  task.stored = false
+  task.outer = undefined
+  return task
+}
+
+/** The final record of the task behind a record's `Completion`, if it is over (undefined if unknown). @internal */
+export const finalRecord = (completion: unknown): TrackedTask<any, any> | undefined =>
+  Object.getPrototypeOf(completion) === TaskProto && !isLive(completion as Task)
+    ? (completion as Task).record
+    : undefined
 
 /** True until the task is terminal: the manager still acts on it and accepts reports about it. @internal */
 export const isLive = (task: Task): boolean => !isTerminal(task.record.state)
@@ -117,6 +167,9 @@ const copy = (
   return record
 }
 
+// Shared by every record of a task that started no process.
+const noProcesses: ReadonlyArray<ProcessInfo> = Object.freeze([])
+
 /** The first record of a task. @internal */
 export const submitted = (
   task: Task,
@@ -132,8 +185,8 @@ export const submitted = (
     mode,
     state,
     submittedAt: at,
-    processes: [],
-    [Completion]: Effect.suspend(() => awaitFinal(task))
+    processes: noProcesses,
+    [Completion]: task
   }
   if (state === "RUNNING") record.startedAt = at
   return record

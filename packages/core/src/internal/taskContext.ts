@@ -57,7 +57,10 @@ const Proto: ThisType<TaskContextImpl> & Partial<TaskContextShape> = {
 
 /** @internal */
 export const make = (task: Task, hooks: Hooks, scope: Scope.Scope): TaskContextShape => {
-  const context: TaskContextImpl = Object.create(Proto)
-  Object.assign(context, { id: task.record.id, scope, task, hooks })
+  const context = Object.create(Proto)
+  context.id = task.record.id
+  context.scope = scope
+  context.task = task
+  context.hooks = hooks
   return context
 }
