@@ -28,11 +28,9 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as MutableRef from "effect/MutableRef"
+import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
@@ -294,10 +292,10 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   // first record is written when `submit` is done with it, so a task that finishes while being submitted (its
   // body never suspends) is written once, when it finishes; until then the manager finds it in `starting`.
   //
-  // The map is kept open for mutation (`HashMap.beginMutation`, never ended): nothing outside the manager ever
-  // holds it, so no one can see it change, and every write edits it in place instead of copying the path to the
-  // changed entry (that copy was a third of all the memory a short task allocated).
-  const records = Ref.makeUnsafe(HashMap.beginMutation(HashMap.empty<TaskId, TrackedTask>()))
+  // A `MutableHashMap`: nothing outside the manager ever holds the records, so a persistent map's snapshots had
+  // no reader, and copying the path to every changed entry (even edited in place, as a transient `HashMap`)
+  // cost about a tenth of a short task (B1).
+  const records = MutableHashMap.empty<TaskId, TrackedTask>()
   // The tasks still active, with their live parts; and the ones `submit` is starting right now (innermost
   // first, linked by `outer`: a task's first steps may submit another), which join `live` only if they are
   // still active when their `submit` is done. Most short tasks never enter `live` at all.
@@ -339,8 +337,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const publish = (event: TaskEvent) => EventHub.publishUnsafe(hub, event)
   // Events are built only when somebody listens: most tasks in a busy app have no subscriber.
   const listening = () => hub.subscribers.size > 0
-  const write = (record: TrackedTask<any, any>) =>
-    MutableRef.set(records.ref, HashMap.set(Ref.getUnsafe(records), record.id, record))
+  const write = (record: TrackedTask<any, any>) => MutableHashMap.set(records, record.id, record)
   const store = (task: Task.Task, record: TrackedTask<any, any>) => {
     task.record = record
     if (task.stored) write(record)
@@ -375,7 +372,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     // Retained before the freed slot starts the next task: the history keeps tasks in the order they finished.
     const evicted = Retention.add(retention, record.id)
     if (evicted !== undefined) {
-      MutableRef.set(records.ref, HashMap.remove(Ref.getUnsafe(records), evicted))
+      MutableHashMap.remove(records, evicted)
       tails.delete(evicted)
     }
     if (wasRunning) {
@@ -481,11 +478,12 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       Scope.Scope,
       scope
     )
-    // The body's own exit is kept before the scope closes: it decides the state if a revoke lands later.
-    const scoped = Effect.onExit(body, (exit) => {
+    // The body's own exit is kept before the scope closes: it decides the state if a revoke lands later. The
+    // scope's finalizers run uninterruptibly, as `closeUnsafe` requires; most tasks add none, and then there is
+    // nothing to run at all.
+    const scoped = Effect.onExitPrimitive(body, (exit) => {
       task.bodyExit = exit
-      // Most tasks add no finalizer: their scope closes at once, with nothing to run.
-      return Scope.closeUnsafe(scope, exit) ?? Effect.void
+      return Scope.closeUnsafe(scope, exit)
     })
     const traced = wantsSpan(submitter)
       ? scoped.pipe(
@@ -496,15 +494,14 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         })
       )
       : scoped
-    // The fiber is recorded before any of the task's code runs: `runForkWith` runs the fiber
-    // synchronously until it first suspends, and a revoke issued in that window (the task revoking
-    // itself, calling `shutdown`, or a zero timeout under TestClock) must find a fiber to interrupt.
-    const fiber = Effect.runForkWith(context)(Effect.withFiber((self) => {
-      task.fiber = self
-      return traced
-    }))
+    // `runForkWith` runs the fiber synchronously until it first suspends (or ends). A revoke issued in that
+    // window (the task revoking itself or shutting its manager down, a zero timeout under TestClock) finds no
+    // fiber yet: it is recorded at once, and the fiber is interrupted as soon as it is handed back, at its first
+    // suspension. A body that completes within those first steps keeps its outcome, like any completed body.
+    const fiber = Effect.runForkWith(context)(traced)
     task.fiber = fiber
     fiber.addObserver((exit) => finishUnsafe(task, exit))
+    if (task.interruptPending) fiber.interruptUnsafe()
   }
 
   // A trampoline: a task that finishes synchronously while being started frees its slot inside
@@ -542,7 +539,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       publish({ _tag: "TaskRevoking", id: task.record.id, revocation, at: now() })
       Task.signal(task.revoked, Exit.void)
       if (!revocation.graceful) Task.signal(task.forced, Exit.void)
-      task.fiber?.interruptUnsafe()
+      if (task.fiber === undefined) task.interruptPending = true
+      else task.fiber.interruptUnsafe()
     } else if (previous.graceful && !revocation.graceful) {
       const upgraded = { ...previous, graceful: false }
       store(task, Task.withRevocation(task.record, upgraded))
@@ -555,7 +553,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     Effect.suspend(() => {
       const task = findActive(id)
       if (task !== undefined) return Effect.succeed(task.record)
-      const found = HashMap.get(Ref.getUnsafe(records), id)
+      const found = MutableHashMap.get(records, id)
       return Option.isSome(found)
         ? Effect.succeed(found.value)
         // Unchecked: the id is typed, but a caller may have cast it, and a lookup must not throw.
@@ -699,7 +697,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       ),
     active: Effect.sync(() => activeTasks().map((task) => task.record as TrackedTask).toSorted(byId)),
     list: Effect.sync(() => {
-      const all: Array<TrackedTask> = Array.from(HashMap.values(Ref.getUnsafe(records)))
+      const all: Array<TrackedTask> = Array.from(MutableHashMap.values(records))
       for (let t = starting; t !== undefined; t = t.outer) if (!t.stored) all.push(t.record)
       return all.toSorted(byId)
     }),

@@ -228,11 +228,14 @@ export class Model {
       task.pool.started.push(task.id)
     }
     if (task.timeout === 0) {
-      // A zero timeout fires before the body's first step (a zero sleep returns at once under TestClock).
+      // A zero timeout fires while the task's first steps run (a zero sleep returns at once under TestClock):
+      // the revoke is recorded at once and reaches the body at its first suspension. A body that completes
+      // within its first steps keeps its outcome.
       task.revocation = { reason: "timeout", graceful: true }
       task.revokings++
-      this.finish(task, "REVOKED")
-      return
+      if (task.kind === "succeed") return this.finish(task, "SUCCESS")
+      if (task.kind === "fail" || task.kind === "die") return this.finish(task, "FAILURE")
+      return this.interrupt(task)
     }
     // The timer is forked before the body runs, so it is registered first.
     if (task.timeout !== undefined) this.schedule(task, "timeout", task.timeout)

@@ -326,6 +326,26 @@ describe("rule 5: timeout", () => {
       expect(done.state).toBe("REVOKED")
       expect(done.revocation).toEqual({ reason: "timeout", graceful: true })
     }).pipe(withManager()))
+
+  it.effect("a revoke during a task's first synchronous steps reaches it at its first suspension", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const steps: Array<string> = []
+      // Under TestClock a zero timeout fires while the task's first steps run.
+      const quick = yield* tm.submit(Effect.sync(() => steps.push("quick ran")).pipe(Effect.as(42)), { timeout: 0 })
+      const slow = yield* tm.submit(
+        Effect.sync(() => steps.push("slow began")).pipe(Effect.andThen(Effect.never)),
+        { timeout: 0 }
+      )
+      expect(steps).toEqual(["quick ran", "slow began"])
+      // The quick body completed within its first steps: its outcome stands, the timeout is recorded.
+      const quickDone = yield* tm.await(quick.id)
+      expect([quickDone.state, quickDone.revocation]).toEqual(["SUCCESS", { reason: "timeout", graceful: true }])
+      expect(yield* tm.join(quick)).toBe(42)
+      // The slow one was interrupted where it first suspended.
+      const slowDone = yield* tm.await(slow.id).pipe(Effect.timeout("1 second"), TestClock.withLive)
+      expect([slowDone.state, slowDone.revocation]).toEqual(["REVOKED", { reason: "timeout", graceful: true }])
+    }).pipe(withManager()))
 })
 
 describe("defaults are the same everywhere", () => {

@@ -40,6 +40,8 @@ export interface Task extends Effect.Effect<TrackedTask<any, any>> {
   revoked: Deferred.Deferred<void> | undefined
   forced: Deferred.Deferred<void> | undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** A revoke landed while the task's first steps ran, before its fiber was handed back (see `startUnsafe`). */
+  interruptPending: boolean
   /** The body's own exit, set when the submitted effect has completed, before the task's scope closes. */
   bodyExit: Exit.Exit<unknown, unknown> | undefined
   /** Whether the manager's records (and its set of live tasks) hold this task yet (see `submit`). */
@@ -55,6 +57,38 @@ const TaskProto = Effectable.Prototype<Task>({
   }
 })
 
+// A constructor rather than `Object.create` plus assignments: V8 then keeps every field inside the object.
+const TaskImpl = function(
+  this: { -readonly [K in keyof Task]: Task[K] },
+  effect: Effect.Effect<unknown, unknown, any>,
+  context: Context.Context<any>,
+  timeout: Duration.Duration | undefined,
+  grace: Duration.Duration,
+  pool: Pool.Pool<Task> | undefined
+) {
+  this.record = undefined as unknown as TrackedTask
+  this.effect = effect
+  this.context = context
+  this.timeout = timeout
+  this.grace = grace
+  this.pool = pool
+  this.completion = undefined
+  this.revoked = undefined
+  this.forced = undefined
+  this.fiber = undefined
+  this.interruptPending = false
+  this.bodyExit = undefined
+  this.stored = false
+  this.outer = undefined
+} as unknown as new(
+  effect: Effect.Effect<unknown, unknown, any>,
+  context: Context.Context<any>,
+  timeout: Duration.Duration | undefined,
+  grace: Duration.Duration,
+  pool: Pool.Pool<Task> | undefined
+) => Task
+TaskImpl.prototype = TaskProto
+
 /** A new task, to be filled in by `TaskManager.submit`. @internal */
 export const make = (
   effect: Effect.Effect<unknown, unknown, any>,
@@ -62,23 +96,7 @@ export const make = (
   timeout: Duration.Duration | undefined,
   grace: Duration.Duration,
   pool: Pool.Pool<Task> | undefined
-): Task => {
-  const task = Object.create(TaskProto) as { -readonly [K in keyof Task]: Task[K] }
-  task.record = undefined as unknown as TrackedTask
-  task.effect = effect
-  task.context = context
-  task.timeout = timeout
-  task.grace = grace
-  task.pool = pool
-  task.completion = undefined
-  task.revoked = undefined
-  task.forced = undefined
-  task.fiber = undefined
-  task.bodyExit = undefined
-  task.stored = false
-  task.outer = undefined
-  return task
-}
+): Task => new TaskImpl(effect, context, timeout, grace, pool)
 
 /** The final record of the task behind a record's `Completion`, if it is over (undefined if unknown). @internal */
 export const finalRecord = (completion: unknown): TrackedTask<any, any> | undefined =>
