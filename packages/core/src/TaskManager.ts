@@ -28,9 +28,11 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as MutableHashMap from "effect/MutableHashMap"
+import * as MutableRef from "effect/MutableRef"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
@@ -288,14 +290,12 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     return spanAnswer
   }
 
-  // The records: the one source of truth for `get`, `list` and `output`, private to the manager. A task's
-  // first record is written when `submit` is done with it, so a task that finishes while being submitted (its
-  // body never suspends) is written once, when it finishes; until then the manager finds it in `starting`.
-  //
-  // A `MutableHashMap`: nothing outside the manager ever holds the records, so a persistent map's snapshots had
-  // no reader, and copying the path to every changed entry (even edited in place, as a transient `HashMap`)
-  // cost about a tenth of a short task (B1).
-  const records = MutableHashMap.empty<TaskId, TrackedTask>()
+  // The records: a `Ref<HashMap<TaskId, TrackedTask>>`, the one source of truth for `get`, `list` and
+  // `output`, private to the manager. A task's first record is written when `submit` is done with it, so a task
+  // that finishes while being submitted (its body never suspends) is written once, when it finishes; until then
+  // the manager finds it in `starting`. Written synchronously from fiber observers through the Ref's own
+  // `MutableRef` (Effect's public unsafe access), each write a new persistent map.
+  const records = Ref.makeUnsafe(HashMap.empty<TaskId, TrackedTask>())
   // The tasks still active, with their live parts; and the ones `submit` is starting right now (innermost
   // first, linked by `outer`: a task's first steps may submit another), which join `live` only if they are
   // still active when their `submit` is done. Most short tasks never enter `live` at all.
@@ -337,7 +337,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const publish = (event: TaskEvent) => EventHub.publishUnsafe(hub, event)
   // Events are built only when somebody listens: most tasks in a busy app have no subscriber.
   const listening = () => hub.subscribers.size > 0
-  const write = (record: TrackedTask<any, any>) => MutableHashMap.set(records, record.id, record)
+  const write = (record: TrackedTask<any, any>) =>
+    MutableRef.set(records.ref, HashMap.set(MutableRef.get(records.ref), record.id, record))
   const store = (task: Task.Task, record: TrackedTask<any, any>) => {
     task.record = record
     if (task.stored) write(record)
@@ -372,7 +373,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     // Retained before the freed slot starts the next task: the history keeps tasks in the order they finished.
     const evicted = Retention.add(retention, record.id)
     if (evicted !== undefined) {
-      MutableHashMap.remove(records, evicted)
+      MutableRef.set(records.ref, HashMap.remove(MutableRef.get(records.ref), evicted))
       tails.delete(evicted)
     }
     if (wasRunning) {
@@ -553,7 +554,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     Effect.suspend(() => {
       const task = findActive(id)
       if (task !== undefined) return Effect.succeed(task.record)
-      const found = MutableHashMap.get(records, id)
+      const found = HashMap.get(Ref.getUnsafe(records), id)
       return Option.isSome(found)
         ? Effect.succeed(found.value)
         // Unchecked: the id is typed, but a caller may have cast it, and a lookup must not throw.
@@ -697,7 +698,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       ),
     active: Effect.sync(() => activeTasks().map((task) => task.record as TrackedTask).toSorted(byId)),
     list: Effect.sync(() => {
-      const all: Array<TrackedTask> = Array.from(MutableHashMap.values(records))
+      const all: Array<TrackedTask> = Array.from(HashMap.values(Ref.getUnsafe(records)))
       for (let t = starting; t !== undefined; t = t.outer) if (!t.stored) all.push(t.record)
       return all.toSorted(byId)
     }),
