@@ -74,6 +74,11 @@ export interface TaskManagerConfig {
   /** Events buffered per subscriber before it starts dropping (and counting) them. Default 4096. */
   readonly eventBuffer?: number | undefined
   /**
+   * Characters of `TaskOutput` text buffered per subscriber before it starts dropping (and counting) them, so
+   * a subscriber that never reads cannot hold an output flood. Default 16 MiB.
+   */
+  readonly eventBufferBytes?: number | undefined
+  /**
    * When each task gets its own span. `"auto"` (the default): when the submitter's context has a tracer
    * that records spans (an OpenTelemetry layer, `Effect.withTracer`, a test tracer); with Effect's default
    * native tracer, which exports nothing, the span would be the largest single cost of a task and be seen
@@ -276,7 +281,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   // Applied after the submitter's context: the integration's services win over the caller's.
   const taskServices = yield* TaskServices
   const overrideServices = taskServices.mapUnsafe.size > 0
-  const hub = EventHub.make(config.eventBuffer ?? 4096)
+  const hub = EventHub.make(config.eventBuffer ?? 4096, config.eventBufferBytes ?? 16 * 1024 * 1024)
   // Whether a task submitted from `context` gets a span. Tasks come in runs from one submitter, so the answer
   // for the last context is kept.
   let spanContext: Context.Context<never> | undefined = undefined

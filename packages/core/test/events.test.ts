@@ -1,4 +1,4 @@
-import { TaskEvent, TaskManager } from "@effect-tasks/core"
+import { TaskContext, TaskEvent, TaskManager } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
@@ -96,6 +96,35 @@ describe("rule 8: events", () => {
       )
       expect(seen[16]).toEqual({ _tag: "EventsDropped", count: 30_000 - 16 })
     }).pipe(withManager({ eventBuffer: 16, retain: 10_000 })))
+
+  it.effect("a subscriber that never reads holds at most eventBufferBytes of output: a 100 MB flood drops", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const stream = yield* tm.subscribe
+      const chunk = "x".repeat(100_000)
+      // 1000 chunks of 100 kB (100 MB) from one task, far fewer events than the event bound of 4096.
+      const task = yield* tm.submit(Effect.gen(function*() {
+        const ctx = yield* TaskContext.TaskContext
+        for (let i = 0; i < 1000; i++) ctx.outputUnsafe(1, "stdout", chunk)
+      }))
+      yield* tm.await(task.id)
+      const consumer = yield* Stream.runCollect(stream).pipe(Effect.forkChild)
+      yield* tm.shutdown
+      const seen = yield* Fiber.join(consumer)
+      const outputs = seen.filter((e) => e._tag === "TaskOutput")
+      const held = outputs.reduce((n, e) => n + e.text.length, 0)
+      expect(held).toBeLessThanOrEqual(1_048_576)
+      expect(outputs.length).toBeGreaterThan(0)
+      const dropped = seen.filter((e) => e._tag === "EventsDropped").reduce((n, e) => n + e.count, 0)
+      // Every output chunk is either delivered or counted as dropped, and the task's other events all arrive.
+      expect(outputs.length + dropped).toBe(1000)
+      expect(tagsOf(seen, task.id)).toEqual([
+        "TaskSubmitted:RUNNING",
+        "TaskStarted",
+        ...Array.from({ length: outputs.length }, () => "TaskOutput"),
+        "TaskFinished:SUCCESS"
+      ])
+    }).pipe(withManager({ eventBufferBytes: 1_048_576 })))
 
   it.effect("dropping is per subscriber: a reader that keeps up loses nothing while a stalled one drops", () =>
     Effect.gen(function*() {

@@ -1,6 +1,7 @@
 /**
  * Fan-out of task events to subscribers that never slow the tasks down. Each subscriber has its
- * own bounded buffer; when it is full, new events are dropped for that subscriber only and counted,
+ * own buffer, bounded in events and in output characters (so a subscriber that never reads cannot
+ * hold an output flood); when it is full, new events are dropped for that subscriber only and counted,
  * and the subscriber receives one `EventsDropped` with the count at the place of the gap: before the
  * next event it is delivered, or, if nothing more is published, as soon as it has read everything
  * buffered (so a stream that ends after a gap still reports it).
@@ -18,36 +19,51 @@ import type { TaskEvent } from "../TaskEvent.js"
 interface Subscriber {
   readonly queue: Queue.Queue<TaskEvent, Done>
   dropped: number
+  /** Output characters buffered and not yet taken. */
+  bytes: number
 }
 
 /** A set of subscribers and the publish side, owned by one manager. */
 export interface EventHub {
   readonly capacity: number
+  readonly maxBytes: number
   readonly subscribers: Set<Subscriber>
   closed: boolean
 }
 
-/** Creates a hub whose subscribers each buffer at most `capacity` events. */
-export const make = (capacity: number): EventHub => ({
+/**
+ * Creates a hub whose subscribers each buffer at most `capacity` events and `maxBytes` characters of output
+ * (one output event larger than that still fits in an empty buffer).
+ */
+export const make = (capacity: number, maxBytes = Number.POSITIVE_INFINITY): EventHub => ({
   capacity: Math.max(2, capacity),
+  maxBytes: Math.max(0, maxBytes),
   subscribers: new Set(),
   closed: false
 })
 
+/** What an event weighs against the byte bound: output counts its text, the rest is small and counted by number. */
+const weight = (event: TaskEvent): number => event._tag === "TaskOutput" ? event.text.length : 0
+
 /** Delivers an event to every subscriber without waiting; full subscribers drop it and count. */
 export const publishUnsafe = (hub: EventHub, event: TaskEvent): void => {
   if (hub.subscribers.size === 0) return
+  const size = weight(event)
   for (const subscriber of hub.subscribers) {
+    // After a gap, the marker goes before the next delivered event: leave room for both.
+    const room = hub.capacity - (subscriber.dropped > 0 ? 1 : 0)
+    const fits = Queue.sizeUnsafe(subscriber.queue) < room &&
+      (size === 0 || subscriber.bytes === 0 || subscriber.bytes + size <= hub.maxBytes)
+    if (!fits) {
+      subscriber.dropped++
+      continue
+    }
     if (subscriber.dropped > 0) {
-      // Announce the gap before the next delivered event, leaving room for that event too.
-      if (Queue.sizeUnsafe(subscriber.queue) > hub.capacity - 2) {
-        subscriber.dropped++
-        continue
-      }
       Queue.offerUnsafe(subscriber.queue, { _tag: "EventsDropped", count: subscriber.dropped })
       subscriber.dropped = 0
     }
-    if (!Queue.offerUnsafe(subscriber.queue, event)) subscriber.dropped++
+    Queue.offerUnsafe(subscriber.queue, event)
+    subscriber.bytes += size
   }
 }
 
@@ -58,7 +74,7 @@ export const publishUnsafe = (hub: EventHub, event: TaskEvent): void => {
 export const subscribe = (hub: EventHub): Effect.Effect<Stream.Stream<TaskEvent>, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.map(Queue.dropping<TaskEvent, Done>(hub.capacity), (queue) => {
-      const subscriber: Subscriber = { queue, dropped: 0 }
+      const subscriber: Subscriber = { queue, dropped: 0, bytes: 0 }
       if (hub.closed) Queue.endUnsafe(queue)
       else hub.subscribers.add(subscriber)
       return subscriber
@@ -82,7 +98,10 @@ const pullFrom = (subscriber: Subscriber) =>
       subscriber.dropped = 0
       return Effect.succeed<NonEmptyReadonlyArray<TaskEvent>>([{ _tag: "EventsDropped", count }])
     }
-    return Queue.takeAll(subscriber.queue)
+    return Effect.map(Queue.takeAll(subscriber.queue), (events) => {
+      for (const event of events) subscriber.bytes -= weight(event)
+      return events
+    })
   })
 
 /** Ends every subscriber's stream once it has drained what it buffered; later subscribers get an empty stream. */
