@@ -7,7 +7,31 @@
 import * as Schema from "effect/Schema"
 
 /**
- * The schema of a process record: plain JSON, ready for a UI or the wire.
+ * A process of a task's tree, other than the one the task started, that the library stopped when it killed the
+ * tree: a background job left running (`sleep 500 & sleep 1`), a grandchild of a revoked shell, a daemon. With
+ * its command line and the last signal it was sent, the one that ended it unless it exited on its own first.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StoppedProcess = Schema.Struct({
+  pid: Schema.Number,
+  command: Schema.String,
+  signal: Schema.String
+})
+
+/**
+ * A process the library stopped in a task's tree (see the schema).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StoppedProcess = typeof StoppedProcess.Type
+
+/**
+ * The schema of a process record: plain JSON, ready for a UI or the wire. Once the process's tree has been
+ * killed, `stopped` lists the other processes of the tree that the kill stopped, and `escalated` says that
+ * something in the tree outlived the grace period and got SIGKILL.
  *
  * @since 0.1.0
  * @category schemas
@@ -19,7 +43,9 @@ export const ProcessInfo = Schema.Struct({
   startedAt: Schema.Number,
   endedAt: Schema.optionalKey(Schema.Number),
   exitCode: Schema.optionalKey(Schema.Number),
-  signal: Schema.optionalKey(Schema.String)
+  signal: Schema.optionalKey(Schema.String),
+  stopped: Schema.optionalKey(Schema.Array(StoppedProcess)),
+  escalated: Schema.optionalKey(Schema.Boolean)
 })
 
 /**

@@ -11,7 +11,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { ProcessInfo } from "./ProcessInfo.js"
+import type { ProcessInfo, StoppedProcess } from "./ProcessInfo.js"
 import type { Revocation } from "./Revocation.js"
 import type { TaskId } from "./TaskId.js"
 
@@ -58,6 +58,14 @@ export interface TaskContextShape {
   readonly endProcessUnsafe: (
     pid: number,
     outcome: { readonly exitCode?: number | undefined; readonly signal?: string | undefined }
+  ) => void
+  /**
+   * Records on process `pid` what killing its tree did: the other processes it stopped and whether it escalated
+   * to SIGKILL (added to what earlier kills of the same tree recorded), and emits `ProcessesStopped`.
+   */
+  readonly processesStoppedUnsafe: (
+    pid: number,
+    report: { readonly stopped: ReadonlyArray<StoppedProcess>; readonly escalated: boolean }
   ) => void
   /** Appends a chunk of a process's output to the task's bounded tail and emits `TaskOutput`. */
   readonly outputUnsafe: (pid: number, stream: OutputStream, text: string) => void

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { StoppedProcess } from "./ProcessInfo.js"
 import { Revocation } from "./Revocation.js"
 import { TaskId } from "./TaskId.js"
 import { TaskState } from "./TaskState.js"
@@ -90,6 +91,21 @@ export const ProcessExited = Schema.TaggedStruct("ProcessExited", {
 })
 
 /**
+ * The tree of process `pid` was killed and the kill stopped other processes in it (`stopped`: background jobs,
+ * grandchildren, daemons, each with the last signal it was sent), or had to escalate to SIGKILL (`escalated`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ProcessesStopped = Schema.TaggedStruct("ProcessesStopped", {
+  id: TaskId,
+  pid: Schema.Number,
+  stopped: Schema.Array(StoppedProcess),
+  escalated: Schema.Boolean,
+  at: Schema.Number
+})
+
+/**
  * A chunk of a process's output, decoded as UTF-8.
  *
  * @since 0.1.0
@@ -126,6 +142,7 @@ export const TaskEvent = Schema.Union([
   TaskFinished,
   ProcessStarted,
   ProcessExited,
+  ProcessesStopped,
   TaskOutput,
   EventsDropped
 ])

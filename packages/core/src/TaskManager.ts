@@ -428,6 +428,31 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       )
       publish({ _tag: "ProcessExited", id: task.record.id, pid, ...ended, at })
     },
+    processesStopped: (task, pid, report) => {
+      if (!Task.isLive(task) || (report.stopped.length === 0 && !report.escalated)) return
+      const processes = task.record.processes
+      let index = -1
+      for (let i = processes.length - 1; i >= 0 && index < 0; i--) if (processes[i]!.pid === pid) index = i
+      if (index >= 0) {
+        const process = processes[index]!
+        const recorded: ProcessInfo = {
+          ...process,
+          stopped: [...(process.stopped ?? []), ...report.stopped],
+          escalated: process.escalated === true || report.escalated
+        }
+        store(task, Task.withProcesses(task.record, processes.map((p, i) => i === index ? recorded : p)))
+      }
+      if (listening()) {
+        publish({
+          _tag: "ProcessesStopped",
+          id: task.record.id,
+          pid,
+          stopped: report.stopped,
+          escalated: report.escalated,
+          at: now()
+        })
+      }
+    },
     output: (task, pid, stream, text) => {
       // Like the other hooks: a late chunk (a pipe's last `data` after the task ended) must not
       // follow TaskFinished, nor recreate the tail of a task retention already dropped.

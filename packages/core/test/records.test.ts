@@ -1,4 +1,4 @@
-import { ProcessInfo, TaskContext, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
+import { ProcessInfo, TaskContext, TaskEvent, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
@@ -145,6 +145,65 @@ describe("TaskContext: the integration hook", () => {
         ["ProcessExited", 3500],
         ["TaskFinished", 3500]
       ])
+    }).pipe(withManager()))
+
+  it.effect("what killing a process's tree stopped is added to its record and published", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const events = yield* collectEvents(tm)
+      const task = yield* tm.submit(Effect.gen(function*() {
+        const ctx = yield* TaskContext.TaskContext
+        ctx.addProcessUnsafe({ pid: 7, command: "sh", args: ["-c", "sleep 500 & sleep 1"] })
+        ctx.endProcessUnsafe(7, { exitCode: 0 })
+        // Nothing stopped and no escalation: nothing to say.
+        ctx.processesStoppedUnsafe(7, { stopped: [], escalated: false })
+        ctx.processesStoppedUnsafe(7, {
+          stopped: [{ pid: 8, command: "sleep 500", signal: "SIGTERM" }],
+          escalated: false
+        })
+        // A later kill of the same tree (the task's final sweep) adds to it.
+        ctx.processesStoppedUnsafe(7, { stopped: [{ pid: 9, command: "daemon", signal: "SIGKILL" }], escalated: true })
+        // An unknown pid changes no record but is still published.
+        ctx.processesStoppedUnsafe(99, { stopped: [], escalated: true })
+      }))
+      const done = yield* tm.await(task.id)
+      expect(done.processes).toEqual([{
+        pid: 7,
+        command: "sh",
+        args: ["-c", "sleep 500 & sleep 1"],
+        startedAt: 0,
+        endedAt: 0,
+        exitCode: 0,
+        stopped: [
+          { pid: 8, command: "sleep 500", signal: "SIGTERM" },
+          { pid: 9, command: "daemon", signal: "SIGKILL" }
+        ],
+        escalated: true
+      }])
+      expect(TrackedTask.toJson(done).processes).toEqual(done.processes)
+      yield* tm.shutdown
+      const all = yield* Fiber.join(events)
+      const stopped = all.filter((e) => e._tag === "ProcessesStopped")
+      expect(stopped).toEqual([
+        {
+          _tag: "ProcessesStopped",
+          id: task.id,
+          pid: 7,
+          stopped: [{ pid: 8, command: "sleep 500", signal: "SIGTERM" }],
+          escalated: false,
+          at: 0
+        },
+        {
+          _tag: "ProcessesStopped",
+          id: task.id,
+          pid: 7,
+          stopped: [{ pid: 9, command: "daemon", signal: "SIGKILL" }],
+          escalated: true,
+          at: 0
+        },
+        { _tag: "ProcessesStopped", id: task.id, pid: 99, stopped: [], escalated: true, at: 0 }
+      ])
+      for (const event of stopped) expect(TaskEvent.fromJsonString(TaskEvent.toJsonString(event))).toEqual(event)
     }).pipe(withManager()))
 
   it.effect("the revocation and the forced signal are visible to the task while it stops", () =>

@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as Scope from "effect/Scope"
-import type { ProcessInfo } from "../ProcessInfo.js"
+import type { ProcessInfo, StoppedProcess } from "../ProcessInfo.js"
 import type { OutputStream, TaskContextShape } from "../TaskContext.js"
 import { awaitForced, awaitRevoked, type Task } from "./task.js"
 
@@ -16,6 +16,11 @@ export interface Hooks {
     task: Task,
     pid: number,
     outcome: { readonly exitCode?: number | undefined; readonly signal?: string | undefined }
+  ) => void
+  readonly processesStopped: (
+    task: Task,
+    pid: number,
+    report: { readonly stopped: ReadonlyArray<StoppedProcess>; readonly escalated: boolean }
   ) => void
   readonly output: (task: Task, pid: number, stream: OutputStream, text: string) => void
 }
@@ -49,6 +54,9 @@ const Proto: ThisType<TaskContextImpl> & Partial<TaskContextShape> = {
   },
   endProcessUnsafe(pid, outcome) {
     this.hooks.endProcess(this.task, pid, outcome)
+  },
+  processesStoppedUnsafe(pid, report) {
+    this.hooks.processesStopped(this.task, pid, report)
   },
   outputUnsafe(pid, stream, text) {
     this.hooks.output(this.task, pid, stream, text)
