@@ -28,8 +28,9 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Journal from "./Journal.js"
-import { CLOSE_LINE, COOKIE_VARIABLE, encodeCleaned, encodeStarted } from "./Leftovers.js"
+import { CLOSE_LINE, encodeCleaned, encodeStarted } from "./Leftovers.js"
 import { readIdentity } from "./ProcessIdentity.js"
+import { COOKIE_VARIABLE } from "./ProcessTable.js"
 import { ProcessObserver, type ProcessObserverShape } from "./TaskProcesses.js"
 
 /**

@@ -34,7 +34,6 @@ import {
   decode,
   encodeCleaned,
   encodeStarted,
-  type FoundProcess,
   killLeftovers,
   type LeftoverRecord,
   LiveSet,
@@ -42,7 +41,7 @@ import {
   specFor
 } from "./Leftovers.js"
 import { hasProcFs, isAlive, type ProcessIdentity, readIdentity, readStat } from "./ProcessIdentity.js"
-import type { TreeSpec } from "./ProcessTree.js"
+import type { TreeRelation, TreeSpec } from "./ProcessTree.js"
 
 /**
  * The state directory used when none is given: `$XDG_STATE_HOME/effect-tasks` when `XDG_STATE_HOME` is an
@@ -270,7 +269,7 @@ export interface ReapedProcess {
   readonly startTime: number
   readonly ppid: number
   readonly pgid: number
-  readonly via: FoundProcess["via"]
+  readonly via: TreeRelation
   readonly cookie: string
 }
 

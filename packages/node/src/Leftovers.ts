@@ -4,31 +4,17 @@
  * many trees at once.
  *
  * The guardian (a separate process that must start fast and stay small) and the journal reaper both use this
- * module, so it deliberately imports no Effect code: only `node:` built-ins and the Effect-free discovery and
- * identity modules. Discovery is `discoverTree` (roots, groups, sessions, `ppid`, environment cookie) and every
- * signal goes through the identity-checked `signalIfSame` / `signalGroupIfSame`, exactly as in `TreeKill`: a pid
- * that now belongs to another process (different start time) is never signalled.
+ * module, so it deliberately imports no Effect code: only `node:` built-ins and the Effect-free kill engine,
+ * discovery and identity modules. The kill is `KillEngine`'s, driven by a promise: the same discovery, identity
+ * checks and proof of emptiness as a revoke, so a pid that now belongs to another process (different start
+ * time) is never signalled and a tree that hides from a walk is still chased down.
  *
  * @since 0.1.0
  */
-import {
-  hasProcFs,
-  identityKey,
-  isAlive,
-  type ProcessIdentity,
-  signalGroupIfSame,
-  signalIfSame
-} from "./ProcessIdentity.js"
-import { readEnvironCookie, readProcessTable } from "./ProcessTable.js"
-import { currentCaller, discoverTree, type TreeMember, type TreeSpec } from "./ProcessTree.js"
-
-/**
- * The environment variable every task process carries (same value as `TaskProcesses.COOKIE_VARIABLE`; repeated
- * here so that the guardian does not load `TaskProcesses` and, through it, Effect).
- *
- * @since 0.1.0
- */
-export const COOKIE_VARIABLE = "EFFECT_TASKS_COOKIE"
+import * as KillEngine from "./KillEngine.js"
+import { hasProcFs, type ProcessIdentity } from "./ProcessIdentity.js"
+import { COOKIE_VARIABLE, takeSnapshot } from "./ProcessTable.js"
+import type { TreeSpec } from "./ProcessTree.js"
 
 /**
  * One line of the host-to-guardian pipe and of a journal: a process a task started (its identity and the cookie
@@ -221,159 +207,52 @@ export const specFor = (cookie: string, roots: ReadonlyArray<ProcessIdentity>): 
 }
 
 /**
- * How to kill leftovers: `grace` in milliseconds between SIGTERM and SIGKILL (0: SIGKILL at once),
- * `pollInterval` between scans (default 10 ms), and `killTimeout`, how long to keep sending SIGKILL before
- * giving up and reporting survivors (default 5 seconds). `dryRun` discovers once and signals nothing.
+ * How to kill leftovers: `grace` in milliseconds between SIGTERM and SIGKILL (0: SIGKILL at once); `dryRun`
+ * discovers once and signals nothing. The rest is `KillEngine`'s, as for every kill.
  *
  * @since 0.1.0
  */
 export interface KillLeftoversOptions {
   readonly grace: number
-  readonly pollInterval?: number | undefined
-  readonly killTimeout?: number | undefined
   readonly dryRun?: boolean | undefined
 }
 
 /**
- * A process found by `killLeftovers`: where and how it was found, and the index of the spec that found it.
+ * Kills every tree in `specs` and resolves when the engine proves them empty (see `KillEngine`): one walk of
+ * `/proc` per step serves every spec, a process's cookie is read at most once, and a process found once stays a
+ * target while its identity lives. The summary's `found` says which spec found each process.
  *
- * @since 0.1.0
- */
-export interface FoundProcess extends TreeMember {
-  readonly spec: number
-}
-
-/**
- * What `killLeftovers` did: every distinct process it found (and, unless a dry run, signalled), whether a
- * graceful kill had to escalate to SIGKILL, what was still alive when it gave up (empty unless `killTimeout`
- * elapsed) and how long it took.
- *
- * @since 0.1.0
- */
-export interface KillLeftoversSummary {
-  readonly found: ReadonlyArray<FoundProcess>
-  readonly escalated: boolean
-  readonly survivors: ReadonlyArray<ProcessIdentity>
-  readonly durationMillis: number
-}
-
-const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
-
-/**
- * Kills every tree in `specs` and resolves when nothing of them is alive (zombies count as dead).
- *
- * Each poll takes one process-table snapshot and runs `discoverTree` for every spec over it (a process's cookie
- * is read at most once per poll, however many specs there are), signals each root's process group while a
- * verified member is still in it, and signals every member through `signalIfSame`. SIGTERM goes to a process at
- * most once; when `grace` has elapsed, SIGKILL goes to everything still alive, on every poll. Processes found in
- * an earlier poll stay targets while their identity is alive, even if discovery loses them.
- *
- * Never rejects: a failing scan counts as an empty one.
+ * Never rejects: a failing step ends the kill with what it found so far.
  *
  * @since 0.1.0
  */
 export const killLeftovers = async (
   specs: ReadonlyArray<TreeSpec>,
   options: KillLeftoversOptions
-): Promise<KillLeftoversSummary> => {
+): Promise<KillEngine.KillSummary> => {
   const started = Date.now()
-  const grace = Math.max(0, options.grace)
-  const pollInterval = Math.max(1, options.pollInterval ?? 10)
-  const killTimeout = Math.max(0, options.killTimeout ?? 5_000)
-  const found = new Map<string, FoundProcess>()
-  // Everything signalled so far (a process is SIGTERMed at most once; SIGKILL is repeated every poll).
-  const tracked = new Map<string, ProcessIdentity>()
-  const termedGroups = new Set<number>()
-  let signal: "SIGTERM" | "SIGKILL" = grace > 0 ? "SIGTERM" : "SIGKILL"
-  let escalated = false
-  let killStarted = started
-
-  const scan = (): { members: Map<string, FoundProcess>; groups: Map<number, Array<FoundProcess>> } => {
-    const members = new Map<string, FoundProcess>()
-    const groups = new Map<number, Array<FoundProcess>>()
-    if (specs.length === 0) return { members, groups }
-    const table = readProcessTable()
-    const caller = currentCaller(table)
-    const cookies = new Map<string, string | undefined>()
-    const readCookie = (pid: number, name: string) => {
-      const key = `${pid}\0${name}`
-      if (cookies.has(key)) return cookies.get(key)
-      const value = readEnvironCookie(pid, name)
-      cookies.set(key, value)
-      return value
-    }
-    specs.forEach((spec, index) => {
-      const rootPids = new Set(spec.roots.map((root) => root.pid))
-      for (const member of discoverTree(table, spec, { caller, readCookie })) {
-        const key = identityKey(member)
-        const entry = members.get(key) ?? { ...member, spec: index }
-        members.set(key, entry)
-        if (!found.has(key)) found.set(key, entry)
-        if (rootPids.has(member.pgid)) {
-          const list = groups.get(member.pgid)
-          if (list === undefined) groups.set(member.pgid, [entry])
-          else if (!list.includes(entry)) list.push(entry)
-        }
-      }
-    })
-    return { members, groups }
-  }
-
-  const summary = (survivors: ReadonlyArray<ProcessIdentity>): KillLeftoversSummary => ({
-    found: [...found.values()],
-    escalated,
-    survivors,
-    durationMillis: Date.now() - started
-  })
-
-  if (options.dryRun === true) {
-    try {
-      scan()
-    } catch {
-      // nothing found
-    }
-    return summary([])
-  }
-
+  const kill = KillEngine.start(KillEngine.procMethod(specs), {
+    graceMillis: Math.max(0, options.grace),
+    dryRun: options.dryRun
+  }, started)
   while (true) {
-    let scanned: ReturnType<typeof scan>
+    let step: KillEngine.Step
     try {
-      scanned = scan()
+      step = kill.step(takeSnapshot(kill.watch()), Date.now())
     } catch {
-      scanned = { members: new Map(), groups: new Map() }
+      const durationMillis = Date.now() - started
+      return {
+        proven: false,
+        found: [],
+        stopped: [],
+        signalled: 0,
+        killed: 0,
+        escalated: false,
+        survivors: [],
+        durationMillis
+      }
     }
-    const targets = new Map<string, ProcessIdentity>(scanned.members)
-    for (const [key, identity] of tracked) {
-      if (!targets.has(key) && isAlive(identity)) targets.set(key, identity)
-    }
-    if (targets.size === 0) return summary([])
-    const now = Date.now()
-    if (signal === "SIGTERM" && now - started >= grace) {
-      signal = "SIGKILL"
-      escalated = true
-      killStarted = now
-    }
-    if (signal === "SIGKILL" && now - killStarted >= killTimeout) {
-      return summary([...targets.values()].map(({ pid, startTime }) => ({ pid, startTime })))
-    }
-    const mark = (identity: ProcessIdentity) => {
-      const key = identityKey(identity)
-      if (!tracked.has(key)) tracked.set(key, { pid: identity.pid, startTime: identity.startTime })
-    }
-    for (const [pgid, inGroup] of scanned.groups) {
-      if (signal === "SIGTERM" && termedGroups.has(pgid)) continue
-      const witness = inGroup[0]
-      if (witness === undefined || !signalGroupIfSame(pgid, witness, signal)) continue
-      if (signal === "SIGTERM") termedGroups.add(pgid)
-      for (const member of inGroup) mark(member)
-    }
-    for (const [key, target] of targets) {
-      if (signal === "SIGTERM" && tracked.has(key)) continue
-      if (signalIfSame(target, signal)) mark(target)
-    }
-    const wait = signal === "SIGTERM"
-      ? Math.max(1, Math.min(pollInterval, started + grace - Date.now()))
-      : pollInterval
-    await sleep(wait)
+    if (step._tag === "Done") return step.summary
+    if (step.millis > 0) await new Promise<void>((resolve) => setTimeout(resolve, step.millis))
   }
 }

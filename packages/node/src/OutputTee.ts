@@ -1,40 +1,61 @@
 /**
- * Always-drained process output. A tee reads a pipe as fast as the process writes, copies every
- * chunk to the task (its bounded tail and `TaskOutput` events), and hands the bytes to whoever
- * reads the handle's stream, with backpressure while someone reads and without holding anything
- * beyond a bounded replay buffer while nobody does. So a process that prints a gigabyte neither
- * grows memory nor blocks on a full pipe, and a reader still gets every byte it asked for.
+ * Always-drained process output. A tee reads a pipe as fast as the process writes, copies every chunk to the
+ * task (its bounded tail and `TaskOutput` events), and hands the bytes to whoever reads the handle's stream,
+ * with backpressure while someone reads and without holding anything beyond a bounded replay buffer while
+ * nobody does. So a process that prints a gigabyte neither grows memory nor blocks on a full pipe, and a reader
+ * still gets every byte it asked for.
+ *
+ * The tee listens to the Node stream itself (no fiber per pipe): a chunk costs one copy and, with a reader, one
+ * queue offer. While the reader lags 16 chunks behind, the pipe is paused, so the process blocks as it would on
+ * a shell pipe.
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import type { Done } from "effect/Cause"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as PlatformError from "effect/PlatformError"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
-
-/** One tee'd stream: the reading side a handle exposes. */
-export interface OutputTee {
-  /** The stream for the handle's reader; one reader at a time, later readers start where it left off. */
-  readonly stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>
-  /** Drains the source into the copy and the reader until the source ends; run it in a fiber. */
-  readonly pump: Effect.Effect<void>
-}
+import type { Readable } from "node:stream"
 
 /**
- * Creates a tee over `source`. `copy` receives every chunk (decode and store it there);
- * `replayBytes` bounds what is kept for a reader that has not started reading yet.
+ * One tee'd pipe: the stream a handle exposes to its reader, an effect that completes once the pipe has ended
+ * (and every chunk was copied), and `release`, which stops honouring the reader's backpressure so that the pipe
+ * drains to its end whatever the reader does (used when the process's scope closes).
+ *
+ * @since 0.1.0
+ */
+export interface OutputTee {
+  readonly stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  readonly ended: Effect.Effect<void>
+  readonly release: () => void
+}
+
+/** Chunks a reader may lag behind before the pipe is paused. */
+const highWaterMark = 16
+
+/**
+ * Tees `source`. `copy` receives every chunk (decode and store it there) and `end` is called once when the pipe
+ * ends or fails (flush a decoder there); `replayBytes` bounds what is kept for a reader that has not started
+ * reading yet; `toError` turns a stream error into the reader's failure.
+ *
+ * @since 0.1.0
  */
 export const make = (
-  source: Stream.Stream<Uint8Array, PlatformError.PlatformError>,
+  source: Readable,
   copy: (chunk: Uint8Array) => void,
-  replayBytes: number
+  end: () => void,
+  replayBytes: number,
+  toError: (error: unknown) => PlatformError.PlatformError
 ): OutputTee => {
   let replay: Array<Uint8Array> = []
   let replayed = 0
   let reader: Queue.Queue<Uint8Array, PlatformError.PlatformError | Done> | undefined
   let ended: { readonly error?: PlatformError.PlatformError } | undefined
+  let released = false
+  const done = Deferred.makeUnsafe<void>()
 
   const keepForLater = (chunk: Uint8Array) => {
     replay.push(chunk)
@@ -42,57 +63,74 @@ export const make = (
     while (replayed > replayBytes && replay.length > 1) replayed -= replay.shift()!.length
   }
 
-  const deliver = (chunk: Uint8Array): Effect.Effect<void> => {
-    copy(chunk)
-    if (reader === undefined) {
-      keepForLater(chunk)
-      return Effect.void
-    }
-    const queue = reader
-    return Effect.flatMap(Queue.offer(queue, chunk), (accepted) => {
-      // The reader went away between two chunks: keep the chunk for the next one.
-      if (!accepted) keepForLater(chunk)
-      return Effect.void
-    })
-  }
-
-  const finish = (error?: PlatformError.PlatformError) =>
-    Effect.sync(() => {
-      ended = error === undefined ? {} : { error }
-      if (reader === undefined) return
+  const finish = (error?: PlatformError.PlatformError) => {
+    if (ended !== undefined) return
+    ended = error === undefined ? {} : { error }
+    end()
+    if (reader !== undefined) {
       if (error === undefined) Queue.endUnsafe(reader)
       else Queue.failCauseUnsafe(reader, Cause.fail(error))
-    })
+    }
+    Deferred.doneUnsafe(done, Effect.void)
+  }
 
-  const pump = Stream.runForEach(source, deliver).pipe(
-    Effect.matchEffect({ onFailure: (error) => finish(error), onSuccess: () => finish() })
-  )
+  source.on("data", (chunk: Uint8Array) => {
+    copy(chunk)
+    const queue = reader
+    if (queue === undefined || !Queue.offerUnsafe(queue, chunk)) {
+      keepForLater(chunk)
+      return
+    }
+    if (!released && Queue.sizeUnsafe(queue) >= highWaterMark) source.pause()
+  })
+  source.once("end", () => finish())
+  source.once("error", (error) => finish(toError(error)))
+  // Destroyed without an end (the tee was closed): nothing more will come.
+  source.once("close", () => finish())
+
+  const resume = () => {
+    if (source.isPaused()) source.resume()
+  }
+
+  const pull = (queue: Queue.Queue<Uint8Array, PlatformError.PlatformError | Done>) =>
+    Effect.map(Queue.takeAll(queue), (chunks) => {
+      resume()
+      return chunks
+    })
 
   const stream: Stream.Stream<Uint8Array, PlatformError.PlatformError> = Stream.unwrap(
     Effect.acquireRelease(
       Effect.gen(function*() {
-        const queue = yield* Queue.bounded<Uint8Array, PlatformError.PlatformError | Done>(16 + replay.length)
+        const queue = yield* Queue.unbounded<Uint8Array, PlatformError.PlatformError | Done>()
         Queue.offerAllUnsafe(queue, replay)
         replay = []
         replayed = 0
         if (ended !== undefined) {
           if (ended.error === undefined) Queue.endUnsafe(queue)
-          else return Stream.concat(Stream.fromQueue(queue), Stream.fail(ended.error))
+          else Queue.failCauseUnsafe(queue, Cause.fail(ended.error))
         } else {
           reader = queue
         }
-        return Stream.fromQueue(queue)
+        return Stream.fromPull(Effect.succeed(pull(queue)))
       }),
       () =>
         Effect.sync(() => {
-          // A reader that stops early leaves the pipe to the pump, which goes on draining.
-          // What it buffered but did not read is dropped with it.
+          // A reader that stops early leaves the pipe to the tee, which goes on draining. What it buffered but
+          // did not read is dropped with it.
           const queue = reader
           reader = undefined
           if (queue !== undefined) Queue.shutdownUnsafe(queue)
+          resume()
         })
     )
   )
 
-  return { stream, pump }
+  return {
+    stream,
+    ended: Deferred.await(done),
+    release: () => {
+      released = true
+      resume()
+    }
+  }
 }

@@ -130,8 +130,10 @@ export const parsePsLine = (line: string): ProcessStat | undefined => {
 
 /**
  * The environment `ps` runs with: a fixed C locale so that `lstart` parses the same everywhere.
+ *
+ * @since 0.1.0
  */
-const psEnv = { ...process.env, LC_ALL: "C", LANG: "C" }
+export const psEnv: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C", LANG: "C" }
 
 /**
  * Reads the current stat of one process, or `undefined` if it does not exist (any read error counts as
@@ -219,20 +221,10 @@ export const isSignallablePid = (pid: number): boolean => Number.isInteger(pid) 
 const errnoCode = (error: unknown): unknown =>
   typeof error === "object" && error !== null && "code" in error ? error.code : undefined
 
-/**
- * Sends `signal` to the process only if it is still the same incarnation: the stat is re-read immediately
- * before `kill(2)` and the signal is skipped if the pid is gone, was reused (different start time) or is
- * already a zombie. Never signals pid <= 1 or this process. `ESRCH` (exited meanwhile) and `EPERM` (owned by
- * another user; the caller sees it still alive) are swallowed. Returns whether a signal was sent.
- *
- * @since 0.1.0
- */
-export const signalIfSame = (identity: ProcessIdentity, signal: NodeJS.Signals): boolean => {
-  if (!isSignallablePid(identity.pid)) return false
-  const stat = readStat(identity.pid)
-  if (stat === undefined || stat.startTime !== identity.startTime || isDeadState(stat.state)) return false
+const send = (target: number, signals: NodeJS.Signals | ReadonlyArray<NodeJS.Signals>): boolean => {
   try {
-    process.kill(identity.pid, signal)
+    if (typeof signals === "string") process.kill(target, signals)
+    else for (const signal of signals) process.kill(target, signal)
     return true
   } catch (error) {
     const code = errnoCode(error)
@@ -242,31 +234,66 @@ export const signalIfSame = (identity: ProcessIdentity, signal: NodeJS.Signals):
 }
 
 /**
- * Sends `signal` to the whole process group `pgid` (`kill(-pgid, signal)`), but only while `witness` (a
- * verified member of that group) is still the same live incarnation and still in the group: a group id
- * cannot be reused while any member exists, so the witness proves the group is the one we mean. Never
- * signals group ids <= 1 or the caller's own process group. Swallows `ESRCH`/`EPERM`; returns whether the
- * signal was sent. This catches a process forked after the last scan but before the signal.
+ * Sends `signal` (or several signals, in order) to the process only if it is still the same incarnation: the
+ * stat is re-read immediately before `kill(2)` and nothing is sent if the pid is gone, was reused (different
+ * start time) or is already a zombie. Never signals pid <= 1 or this process. `ESRCH` (exited meanwhile) and
+ * `EPERM` (owned by another user; the caller sees it still alive) are swallowed. Returns whether a signal was
+ * sent.
  *
  * @since 0.1.0
  */
-export const signalGroupIfSame = (pgid: number, witness: ProcessIdentity, signal: NodeJS.Signals): boolean => {
+export const signalIfSame = (
+  identity: ProcessIdentity,
+  signal: NodeJS.Signals | ReadonlyArray<NodeJS.Signals>
+): boolean => {
+  if (!isSignallablePid(identity.pid)) return false
+  const stat = readStat(identity.pid)
+  if (stat === undefined || stat.startTime !== identity.startTime || isDeadState(stat.state)) return false
+  return send(identity.pid, signal)
+}
+
+/**
+ * Sends `signal` (or several, in order) to the whole process group `pgid` (`kill(-pgid, signal)`), but only
+ * while `witness` (a verified member of that group) is still the same live incarnation and still in the group:
+ * a group id cannot be reused while any member exists, so the witness proves the group is the one we mean.
+ * Never signals group ids <= 1 or the caller's own process group (`callerPgid`, read when not given). Swallows
+ * `ESRCH`/`EPERM`; returns whether the signal was sent. This catches a process forked after the last scan but
+ * before the signal.
+ *
+ * @since 0.1.0
+ */
+export const signalGroupIfSame = (
+  pgid: number,
+  witness: ProcessIdentity,
+  signal: NodeJS.Signals | ReadonlyArray<NodeJS.Signals>,
+  callerPgid: number | undefined = readStat(process.pid)?.pgid
+): boolean => {
   if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) return false
-  const self = readStat(process.pid)
-  if (self === undefined || self.pgid === pgid) return false
+  if (callerPgid === undefined || callerPgid === pgid) return false
   const stat = readStat(witness.pid)
   if (
     stat === undefined || stat.startTime !== witness.startTime || stat.pgid !== pgid || isDeadState(stat.state)
   ) {
     return false
   }
+  return send(-pgid, signal)
+}
+
+/**
+ * The command line of a live process (`/proc/<pid>/cmdline`, arguments joined by spaces), else its name from
+ * `/proc/<pid>/stat`, else `"?"`. For reports: what the kill stopped.
+ *
+ * @since 0.1.0
+ */
+export const readCommandLine = (pid: number): string => {
+  if (!hasProcFs) return "?"
   try {
-    process.kill(-pgid, signal)
-    return true
-  } catch (error) {
-    const code = errnoCode(error)
-    if (code === "ESRCH" || code === "EPERM") return false
-    throw error
+    const text = readProcText(`/proc/${pid}/cmdline`).replace(/\0+$/, "")
+    if (text.length > 0) return Buffer.from(text.replaceAll("\0", " "), "latin1").toString("utf8")
+    const stat = readProcText(`/proc/${pid}/stat`)
+    return stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+  } catch {
+    return "?"
   }
 }
 

@@ -25,32 +25,47 @@
 import { isDeadState, type ProcessIdentity, type ProcessStat, readStat } from "./ProcessIdentity.js"
 import {
   type Cookie,
+  type Origin,
   processesWithCookie,
   type ProcessTable,
-  readEnvironCookie,
+  readCookieState,
   readProcessTable
 } from "./ProcessTable.js"
 
 /**
+ * A root of a tree: a process we spawned or attached, by identity. `exitTick` (start-time units, see
+ * `ProcessIdentity.startTimeNow`) is when its exit was seen, if it was: a process that started more than a tick
+ * before it was born while the root still held its pid, so a group or session with the root's id that holds
+ * such a process is still the root's, even after the root was reaped.
+ *
+ * @since 0.1.0
+ */
+export interface TreeRoot extends ProcessIdentity {
+  readonly exitTick?: number | undefined
+}
+
+/**
  * What to look for: the processes we spawned (each spawned detached, i.e. leader of its own process group
- * and session), the task's environment cookie, and the earliest start time any of the task's processes can
- * have (processes older than that are never examined for the cookie).
+ * and session), the task's environment cookie, the earliest start time any of the task's processes can
+ * have (processes older than that are never examined for the cookie), and, for trees whose roots this process
+ * spawned, the origin from which a range snapshot shows them all (see `ProcessTable.Snapshot`).
  *
  * @since 0.1.0
  */
 export interface TreeSpec {
-  readonly roots: ReadonlyArray<ProcessIdentity>
+  readonly roots: ReadonlyArray<TreeRoot>
   readonly cookie: Cookie | undefined
   readonly minStartTime: number
+  readonly origin?: Origin | undefined
 }
 
 /**
  * Why a process was counted as part of the tree (for diagnostics): it is a root, it is in a member's process
- * group or session, its parent is a member, or it carries the cookie.
+ * group or session, its parent is a member, it carries the cookie, or an earlier look found it (`known`).
  *
  * @since 0.1.0
  */
-export type TreeRelation = "root" | "group" | "session" | "parent" | "cookie"
+export type TreeRelation = "root" | "group" | "session" | "parent" | "cookie" | "known"
 
 /**
  * A live process that belongs to the tree: its identity, its parent/group/session at discovery time, and
@@ -102,8 +117,15 @@ export const currentCaller = (table: ProcessTable): Caller => {
 export interface DiscoverOptions {
   /** Who is asking (never counted). Defaults to `currentCaller(table)`. */
   readonly caller?: Caller
-  /** How to read another process's cookie. Defaults to `readEnvironCookie`. */
-  readonly readCookie?: (pid: number, name: string) => string | undefined
+  /** How to read another process's cookie (see `ProcessTable.readCookieState`). Defaults to reading it. */
+  readonly readCookie?: (pid: number, name: string) => string | undefined | null
+  /**
+   * Hears that the result may be incomplete: a process that was alive in the table could no longer say whether
+   * it carries the cookie (it exited since), so a child it forked just before may be missing from the table.
+   */
+  readonly onUncertain?: (() => void) | undefined
+  /** Processes an earlier look verified as members: still members while their identity lives. */
+  readonly known?: Iterable<ProcessIdentity> | undefined
 }
 
 const pushInto = (index: Map<number, Array<ProcessStat>>, key: number, stat: ProcessStat) => {
@@ -120,13 +142,17 @@ const pushInto = (index: Map<number, Array<ProcessStat>>, key: number, stat: Pro
  * Guarantees: pid <= 1, the caller and the caller's ancestors are never returned; a process in the caller's
  * own process group (or session) is returned only if it is a root or was reached through the cookie or the
  * parent relation, never through group/session membership alone (a root is an explicit, identity-checked
- * request, so it is honoured even if it was spawned without `detached`). Group/session/parent links also require the
- * member to have started no earlier than the process it is linked to.
+ * request, so it is honoured even if it was spawned without `detached`). Group/session/parent links also require
+ * the member to have started no earlier than the process it is linked to.
  *
- * A root that is already gone (reaped) no longer proves its group id is unreused. Without a cookie, its
- * group and session are still followed if no process now holds the root's pid, for members that started no
- * earlier than the root (this is how a background job whose shell exited is found without a cookie). With a
- * cookie, such orphans are found by the cookie alone, which cannot be fooled by pid reuse.
+ * A root that is gone (reaped) no longer proves by itself that its group and session ids are unreused, so they
+ * are followed (for members that started no earlier than the root) once something proves the id is still the
+ * root's: a member found another way (cookie, parent, an earlier look) is in that group or session, or a member
+ * started more than a tick before the root's exit was seen (`TreeRoot.exitTick`; a group or session id cannot
+ * be reused while any member exists). This finds a background job that cleared its environment after its shell
+ * exited. A root whose pid now belongs to another process has no group or session left: those ids were free.
+ * Without a cookie (no `/proc`), a reaped root's group and session are followed whenever no process holds its
+ * pid.
  *
  * @since 0.1.0
  */
@@ -136,7 +162,7 @@ export const discoverTree = (
   options: DiscoverOptions = {}
 ): Array<TreeMember> => {
   const caller = options.caller ?? currentCaller(table)
-  const readCookie = options.readCookie ?? readEnvironCookie
+  const readCookie = options.readCookie ?? readCookieState
   const excluded = (stat: ProcessStat) => stat.pid <= 1 || stat.pid === caller.pid || caller.ancestors.has(stat.pid)
 
   const byParent = new Map<number, Array<ProcessStat>>()
@@ -157,10 +183,9 @@ export const discoverTree = (
     queue.push(stat)
   }
   // Group/session membership alone never pulls in the caller's own process group or session.
+  const inCallerGroup = (stat: ProcessStat) => stat.pgid === caller.pgid || (caller.sid > 0 && stat.sid === caller.sid)
   const addByMembership = (stat: ProcessStat, via: "group" | "session", anchorStart: number) => {
-    if (stat.startTime < anchorStart || stat.pgid === caller.pgid || (caller.sid > 0 && stat.sid === caller.sid)) {
-      return
-    }
+    if (stat.startTime < anchorStart || inCallerGroup(stat)) return
     add(stat, via)
   }
 
@@ -168,11 +193,16 @@ export const discoverTree = (
     const stat = table.get(root.pid)
     if (stat !== undefined && stat.startTime === root.startTime) add(stat, "root")
   }
+  for (const identity of options.known ?? []) {
+    const stat = table.get(identity.pid)
+    if (stat !== undefined && stat.startTime === identity.startTime) add(stat, "known")
+  }
 
   const cookie = spec.cookie !== undefined && spec.cookie.prefix.length > 0 ? spec.cookie : undefined
+  // Live, zombie (handled above) or reused by another process: a held pid leaves nothing to follow.
+  const reaped = spec.roots.filter((root) => !table.has(root.pid))
   if (cookie === undefined) {
-    for (const root of spec.roots) {
-      if (table.has(root.pid)) continue // live, zombie (handled above) or reused by another process
+    for (const root of reaped) {
       for (const stat of byGroup.get(root.pid) ?? []) addByMembership(stat, "group", root.startTime)
       for (const stat of bySession.get(root.pid) ?? []) addByMembership(stat, "session", root.startTime)
     }
@@ -195,10 +225,35 @@ export const discoverTree = (
     // Only processes the relations above did not reach have their environment read.
     const candidates = new Map<number, ProcessStat>()
     for (const stat of table.values()) if (!excluded(stat) && !members.has(stat.pid)) candidates.set(stat.pid, stat)
-    for (const pid of processesWithCookie(candidates, cookie, spec.minStartTime, readCookie)) {
+    const unreadable = (stat: ProcessStat) => {
+      // Still the same live process (say, another user's): it just keeps its environment to itself.
+      const now = readStat(stat.pid)
+      if (now === undefined || now.startTime !== stat.startTime || isDeadState(now.state)) options.onUncertain?.()
+    }
+    for (const pid of processesWithCookie(candidates, cookie, spec.minStartTime, readCookie, unreadable)) {
       add(candidates.get(pid)!, "cookie")
     }
     expand()
+    // Reaped roots: their group and session, once a member proves the id is still theirs.
+    const followed = new Set<string>()
+    for (let grew = true; grew;) {
+      grew = false
+      for (const root of reaped) {
+        for (const [via, index] of [["group", byGroup], ["session", bySession]] as const) {
+          const key = `${via}:${root.pid}`
+          if (followed.has(key)) continue
+          const holders = (index.get(root.pid) ?? []).filter((stat) => stat.startTime >= root.startTime)
+          const witnessed = holders.some((stat) =>
+            members.has(stat.pid) || (root.exitTick !== undefined && stat.startTime < root.exitTick - 1)
+          )
+          if (!witnessed) continue
+          followed.add(key)
+          for (const stat of holders) addByMembership(stat, via, root.startTime)
+          grew = true
+        }
+      }
+      expand()
+    }
   }
 
   const live: Array<TreeMember> = []

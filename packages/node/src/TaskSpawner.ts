@@ -3,37 +3,63 @@
  * extra call: `ChildProcess.make(...)`, the spawner's `string` / `lines` / `exitCode`, from the
  * task's own fiber, from fibers it forks, or from library code it calls.
  *
- * For each spawn inside a task it:
+ * Inside a task it spawns through `node:child_process` itself, so that it owns each process's whole lifetime:
+ * no signal reaches a process, its group or a recycled pid except through the identity-checked kill of this
+ * package (Effect's own spawner would signal the group id on release, even after the pid was reused). For each
+ * spawn it:
  * - marks the process with an environment cookie (`EFFECT_TASKS_COOKIE`) that every descendant
  *   inherits, so descendants that leave the process group or the session are still found;
- * - spawns and registers in one uninterruptible step, so a revoke that lands during the spawn
- *   still finds the process to kill (Effect's own spawner would wait for ever on a stubborn child);
- * - records the process on the task (`ProcessStarted`, then `ProcessExited` with code or signal);
+ * - spawns and registers in one synchronous step, so a revoke that lands during the spawn still finds the
+ *   process to kill;
+ * - records the process on the task (`ProcessStarted`, then `ProcessExited` with the exit code or the signal,
+ *   straight from Node's `exit` event), and what killing its tree stopped (`ProcessesStopped`);
  * - drains stdout and stderr into the task's bounded tail and `TaskOutput` events;
- * - when the spawn's scope closes, kills the whole tree: SIGTERM, the grace period, SIGKILL
- *   (or SIGKILL at once on a non-graceful revoke), counting zombies as dead.
+ * - when the spawn's scope closes, kills the whole tree: SIGTERM (then SIGCONT), the grace period, SIGKILL
+ *   (or SIGKILL at once on a non-graceful revoke), until the tree is proven empty.
  * When the task itself ends, one last sweep kills whatever still carries the task's cookie.
+ *
+ * The handle behaves as Effect's does (same options, streams, errors and exit codes), with three differences
+ * that ownership asks for: `kill` kills the whole tree with identity checks (and succeeds on a process that has
+ * already exited), `unref` only lets Node's event loop exit without waiting for the process (the task still
+ * kills it when the scope closes), and a process killed by a signal fails `exitCode` with a `PlatformError` whose
+ * cause carries the signal (`ProcessExit.signalOf`).
  *
  * Outside a task it behaves exactly like the spawner it wraps.
  *
  * @since 0.1.0
  */
 import { TaskContext } from "@effect-tasks/core"
-import * as Cause from "effect/Cause"
+import { flattenCommand } from "@effect/platform-node/NodeChildProcessSpawner"
+import * as NodeSink from "@effect/platform-node/NodeSink"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import { FileSystem } from "effect/FileSystem"
 import * as Layer from "effect/Layer"
-import type * as PlatformError from "effect/PlatformError"
+import { Path } from "effect/Path"
+import * as PlatformError from "effect/PlatformError"
 import * as ChildProcess from "effect/process/ChildProcess"
-import { ChildProcessSpawner, make as makeSpawner, makeHandle } from "effect/process/ChildProcessSpawner"
+import {
+  type ChildProcessHandle,
+  ChildProcessSpawner,
+  ExitCode,
+  make as makeSpawner,
+  makeHandle,
+  ProcessId
+} from "effect/process/ChildProcessSpawner"
+import * as CommandLine from "effect/process/CommandLine"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import * as NodeChildProcess from "node:child_process"
+import { PassThrough, type Readable, type Writable } from "node:stream"
 import * as OutputTee from "./OutputTee.js"
-import { type ProcessIdentity, readIdentity, startTimeNow } from "./ProcessIdentity.js"
-import type { Cookie } from "./ProcessTable.js"
+import * as ProcessExit from "./ProcessExit.js"
+import { readIdentity, startTimeNow } from "./ProcessIdentity.js"
+import { COOKIE_VARIABLE, readForkCount } from "./ProcessTable.js"
 import type { TreeSpec } from "./ProcessTree.js"
 import * as TaskProcesses from "./TaskProcesses.js"
 import { killTree } from "./TreeKill.js"
@@ -44,141 +70,448 @@ export interface TaskSpawnerConfig {
   readonly replayBytes?: number | undefined
 }
 
-const wordToString = (word: ChildProcess.StandardCommand["args"][number]): string =>
-  Redacted.isRedacted(word) ? "<redacted>" : String(word)
+const unwrap = (word: CommandLine.Word): string => Redacted.isRedacted(word) ? Redacted.value(word) : word
+const shown = (word: CommandLine.Word): string => Redacted.isRedacted(word) ? "<redacted>" : word
 
-/** Adds the cookie to every command of a pipeline and puts each in its own process group. */
-const mark = (command: ChildProcess.Command, cookie: string): ChildProcess.Command => {
-  const copy = (patch: object) => Object.assign(Object.create(Object.getPrototypeOf(command)), command, patch)
-  if (command._tag === "PipedCommand") {
-    return copy({ left: mark(command.left, cookie), right: mark(command.right, cookie) })
+const display = (command: ChildProcess.StandardCommand): string =>
+  CommandLine.display([command.command, ...command.args], {
+    format: process.platform === "win32" ? "windows" : "posix"
+  })
+
+const systemErrorTag = (code: unknown): PlatformError.SystemErrorTag => {
+  switch (code) {
+    case "ENOENT":
+      return "NotFound"
+    case "EACCES":
+    case "EPERM":
+      return "PermissionDenied"
+    case "EEXIST":
+      return "AlreadyExists"
+    case "EISDIR":
+    case "ENOTDIR":
+    case "ELOOP":
+      return "BadResource"
+    case "EBUSY":
+      return "Busy"
+    default:
+      return "Unknown"
   }
-  const options = command.options
-  return copy({
-    options: {
-      ...options,
-      env: { ...options.env, [TaskProcesses.COOKIE_VARIABLE]: cookie },
-      // Without `env` the child inherits ours; adding the cookie must not take that away (gotcha 8).
-      extendEnv: options.env === undefined ? true : options.extendEnv,
-      detached: options.detached ?? true
-    }
+}
+
+/** The same error Effect's Node spawner gives for a failed operation on `command`. */
+const platformError = (method: string, error: unknown, command: ChildProcess.StandardCommand) => {
+  const cause = error instanceof Error ? error : new Error(String(error))
+  return PlatformError.systemError({
+    _tag: systemErrorTag((cause as NodeJS.ErrnoException).code),
+    module: "ChildProcess",
+    method,
+    pathOrDescriptor: display(command),
+    syscall: (cause as NodeJS.ErrnoException).syscall,
+    cause
   })
 }
 
-const describe = (command: ChildProcess.Command): { command: string; args: Array<string> } => {
-  if (command._tag === "PipedCommand") {
-    const left = describe(command.left)
-    const right = describe(command.right)
-    return { command: left.command, args: [...left.args, "|", right.command, ...right.args] }
-  }
-  return { command: command.command, args: command.args.map(wordToString) }
-}
+const badArgument = (description: string) =>
+  PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description })
 
-/** Effect reports a killed process as an error whose innermost cause names the signal. */
-const signalOf = (error: unknown): string | undefined => {
-  for (let current: any = error, depth = 0; current != null && depth < 5; depth++) {
-    const found = /signal: '?([A-Z0-9]+)'?/.exec(String(current.message ?? current))?.[1]
-    if (found !== undefined) return found
-    current = current.reason?.cause ?? current.cause
+// Node's own NUL check throws an error that includes the value, so NUL is rejected first to keep Redacted
+// values out of errors (as Effect's spawner does).
+const findNulCharacter = (command: ChildProcess.StandardCommand): string | undefined => {
+  if (command.command.includes("\0")) return "The command contains a NUL character"
+  const index = command.args.findIndex((arg) => unwrap(arg).includes("\0"))
+  if (index !== -1) return `Argument ${index + 1} contains a NUL character`
+  for (const [name, value] of Object.entries(command.options.env ?? {})) {
+    if (value !== undefined && unwrap(value).includes("\0")) {
+      return `The environment variable ${name} contains a NUL character`
+    }
   }
   return undefined
 }
 
-/** Builds the spawner over `inner` (usually Node's). */
+/** The command's environment plus the cookie; without `env` the child inherits ours (gotcha 8). */
+const environment = (options: ChildProcess.CommandOptions, cookie: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = options.env === undefined || options.extendEnv === true ? { ...process.env } : {}
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key]
+    else env[key] = unwrap(value)
+  }
+  env[COOKIE_VARIABLE] = cookie
+  return env
+}
+
+interface StdinConfig {
+  readonly stream: ChildProcess.CommandInput
+  readonly encoding: ChildProcess.Encoding
+  readonly endOnDone: boolean
+}
+
+const stdinConfig = (options: ChildProcess.CommandOptions): StdinConfig => {
+  const base: StdinConfig = { stream: "pipe", encoding: "utf-8", endOnDone: true }
+  const stdin = options.stdin
+  if (stdin === undefined) return base
+  if (typeof stdin === "string" || Stream.isStream(stdin)) return { ...base, stream: stdin }
+  return { stream: stdin.stream, encoding: stdin.encoding ?? base.encoding, endOnDone: stdin.endOnDone ?? true }
+}
+
+const outputConfig = (options: ChildProcess.CommandOptions, name: "stdout" | "stderr") => {
+  const option = options[name]
+  if (option === undefined) return "pipe"
+  if (typeof option === "string" || Sink.isSink(option)) return option
+  return option.stream ?? "pipe"
+}
+
+const stdioOf = (stream: unknown): NodeChildProcess.IOType =>
+  Stream.isStream(stream) || Sink.isSink(stream) || stream === undefined ? "pipe" : stream as NodeChildProcess.IOType
+
+const additionalFdsOf = (options: ChildProcess.CommandOptions) =>
+  Object.entries(options.additionalFds ?? {}).flatMap(([name, config]) => {
+    const fd = ChildProcess.parseFdName(name)
+    return fd === undefined ? [] : [{ fd, config }]
+  }).toSorted((a, b) => a.fd - b.fd)
+
+const ignore = () => {}
+
+/** Swallows write errors that arrive after the sink stopped listening (a child that exited mid-write). */
+const handleInputErrors = (writable: Writable): void => {
+  writable.on("error", ignore)
+  writable.once("close", () => writable.off("error", ignore))
+}
+
+/** Where a pipeline stage reads from, or what a spawn's stdin is replaced with. */
+interface Override {
+  readonly stdin?: Stream.Stream<Uint8Array, PlatformError.PlatformError> | undefined
+  readonly fd?: { readonly fd: number; readonly stream: Stream.Stream<Uint8Array, PlatformError.PlatformError> }
+}
+
+/** Where a pipeline stage reads from: the previous stage's stdout, stderr, both, or an output fd. */
+const sourceOf = (
+  handle: ChildProcessHandle,
+  from: ChildProcess.PipeFromOption | undefined
+): Stream.Stream<Uint8Array, PlatformError.PlatformError> => {
+  switch (from ?? "stdout") {
+    case "stdout":
+      return handle.stdout
+    case "stderr":
+      return handle.stderr
+    case "all":
+      return handle.all
+    default: {
+      const fd = ChildProcess.parseFdName(from!)
+      return fd === undefined ? handle.stdout : handle.getOutputFd(fd)
+    }
+  }
+}
+
+/** Builds the spawner over `inner` (usually Node's, for spawns outside a task). */
 export const make = (
   inner: ChildProcessSpawner["Service"],
+  fs: FileSystem,
+  path: Path,
   config: TaskSpawnerConfig = {}
 ): ChildProcessSpawner["Service"] => {
   const replayBytes = config.replayBytes ?? 65_536
-  let spawnSeq = 0
 
-  const spawnInTask = (command: ChildProcess.Command, task: TaskContext.TaskContextShape) =>
-    Effect.uninterruptible(Effect.gen(function*() {
+  const spawnOne = (
+    task: TaskContext.TaskContextShape,
+    command: ChildProcess.StandardCommand,
+    override: Override
+  ): Effect.Effect<ChildProcessHandle, PlatformError.PlatformError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const options = command.options
+      if (options.shell !== undefined && options.shell !== false && command.args.length > 0) {
+        return yield* Effect.fail(
+          badArgument("The shell option cannot be combined with arguments; pass the whole script as the command")
+        )
+      }
+      const nul = findNulCharacter(command)
+      if (nul !== undefined) return yield* Effect.fail(badArgument(nul))
+      const stdin = override.stdin === undefined
+        ? stdinConfig(options)
+        : { ...stdinConfig(options), stream: override.stdin }
+      const stdout = outputConfig(options, "stdout")
+      const stderr = outputConfig(options, "stderr")
+      let fds = additionalFdsOf(options)
+      const piped = override.fd
+      if (piped !== undefined) {
+        // A pipeline stage reading into fdN: that fd becomes an input (a duplex keeps its output side).
+        const existing = fds.find((entry) => entry.fd === piped.fd)?.config
+        const config: ChildProcess.AdditionalFdConfig = existing?.type === "duplex"
+          ? { ...existing, stream: piped.stream }
+          : { type: "input", stream: piped.stream }
+        fds = [...fds.filter((entry) => entry.fd !== piped.fd), { fd: piped.fd, config }].toSorted((a, b) =>
+          a.fd - b.fd
+        )
+      }
+      let cwd: string | undefined
+      if (options.cwd !== undefined) {
+        yield* fs.access(options.cwd)
+        cwd = path.resolve(options.cwd)
+      }
+      const stdio: Array<NodeChildProcess.IOType> = [stdioOf(stdin.stream), stdioOf(stdout), stdioOf(stderr)]
+      if (fds.length > 0) {
+        const last = fds[fds.length - 1]!.fd
+        for (let fd = 3; fd <= last; fd++) stdio[fd] = "ignore"
+        for (const { fd } of fds) stdio[fd] = "pipe"
+      }
+      const detached = options.detached ?? process.platform !== "win32"
       const scope = yield* Scope.Scope
       const owned = yield* TaskProcesses.forTask(task)
       const observer = yield* TaskProcesses.ProcessObserver
-      const cookie = `${owned.prefix}${++spawnSeq}/`
-      const minStartTime = startTimeNow()
-      const innerScope = yield* Scope.make()
-      const handle = yield* inner.spawn(mark(command, cookie)).pipe(
-        Scope.provide(innerScope),
-        Effect.onError(() => Scope.close(innerScope, Exit.void))
-      )
-      const pid = handle.pid
-      const identity: ProcessIdentity = readIdentity(pid) ?? { pid, startTime: -1 }
-      owned.roots.push(identity)
-      owned.open++
-      observer.started(identity, cookie)
-      const { command: name, args } = describe(command)
-      task.addProcessUnsafe({ pid, command: name, args })
-
-      const watcher = yield* Effect.forkDetach(
-        Effect.flatMap(Effect.exit(handle.exitCode), (exit) =>
-          Effect.sync(() => {
-            if (Exit.isSuccess(exit)) task.endProcessUnsafe(pid, { exitCode: exit.value })
-            else {
-              task.endProcessUnsafe(pid, { signal: signalOf(Cause.squash(exit.cause)) ?? "unknown" })
-            }
-          })),
-        { startImmediately: true }
-      )
-
-      const tee = (source: Stream.Stream<Uint8Array, PlatformError.PlatformError>, stream: "stdout" | "stderr") => {
-        const decoder = new TextDecoder()
-        return OutputTee.make(source, (chunk) => {
-          const text = decoder.decode(chunk, { stream: true })
-          if (text.length > 0) task.outputUnsafe(pid, stream, text)
-        }, replayBytes)
-      }
-      const stdout = tee(handle.stdout, "stdout")
-      const stderr = tee(handle.stderr, "stderr")
-      // Pumps live in the spawn's scope; the kill below runs first (finalizers run last-in first-out).
-      yield* Effect.forkIn(stdout.pump, scope, { startImmediately: true })
-      yield* Effect.forkIn(stderr.pump, scope, { startImmediately: true })
-
-      const spec: TreeSpec = {
-        roots: [identity],
-        cookie: { name: TaskProcesses.COOKIE_VARIABLE, prefix: cookie } satisfies Cookie,
-        minStartTime
-      }
-      let killing = false
-      // A revoke bounds every process of the task, even one that a stuck or uninterruptible piece of
-      // code still waits on: SIGKILL once the grace has passed or the revoke is forced.
-      yield* Effect.forkIn(
-        task.revoked.pipe(
-          Effect.andThen(Effect.suspend(() =>
-            task.revocationUnsafe()?.graceful === false
-              ? Effect.void
-              : Effect.raceFirst(Effect.sleep(task.grace), task.forced)
-          )),
-          // The spawn's own finalizer, once it runs, escalates on time by itself.
-          Effect.andThen(Effect.suspend(() => killing ? Effect.void : killTree(spec, { graceful: false, grace: 0 }))),
-          Effect.ignore
-        ),
-        scope,
-        { startImmediately: true }
-      )
-      yield* Scope.addFinalizer(
-        scope,
-        Effect.gen(function*() {
-          killing = true
-          if (!(yield* TaskProcesses.killFor(task, spec))) owned.unclean = true
-          owned.open--
-          observer.cleaned(cookie)
-          // Node reaps its own child at once; wait for that so the record shows the exit.
-          yield* Fiber.await(watcher).pipe(Effect.timeoutOption(Duration.seconds(1)))
-          // Effect's own release only polls for a group that is already gone; let it finish apart.
-          yield* Effect.forkDetach(Scope.close(innerScope, Exit.void))
+      return yield* Effect.uninterruptible(Effect.gen(function*() {
+        const exit = Deferred.makeUnsafe<readonly [code: number | null, signal: NodeJS.Signals | null]>()
+        // Spawned and registered in one synchronous step: no fiber switch can fall between the process's
+        // birth and the task knowing it, so a revoke always finds it, and its identity is read before Node can
+        // reap it (the pid cannot be anyone else's yet).
+        const spawned = yield* Effect.callback<
+          { readonly child: NodeChildProcess.ChildProcess; readonly spawn: TaskProcesses.OwnedSpawn },
+          PlatformError.PlatformError
+        >((resume) => {
+          const cookie = `${owned.prefix}${++owned.spawns}/`
+          const env = environment(options, cookie)
+          const minStartTime = startTimeNow()
+          const forks = readForkCount()
+          let child: NodeChildProcess.ChildProcess
+          try {
+            child = NodeChildProcess.spawn(command.command, command.args.map(unwrap), {
+              cwd,
+              env,
+              stdio,
+              detached,
+              shell: options.shell,
+              windowsHide: options.windowsHide ?? !detached
+            })
+          } catch (error) {
+            resume(Effect.fail(platformError("spawn", error, command)))
+            return
+          }
+          const pid = child.pid
+          if (pid === undefined) {
+            child.once("error", (error) => resume(Effect.fail(platformError("spawn", error, command))))
+            return
+          }
+          child.on("error", () => {}) // e.g. a kill of an exited child: the exit is what counts
+          const identity = readIdentity(pid)
+          const root: TaskProcesses.OwnedSpawn["root"] = { pid, startTime: identity?.startTime ?? -1 }
+          const spec: TreeSpec = {
+            roots: [root],
+            cookie: { name: COOKIE_VARIABLE, prefix: cookie },
+            minStartTime,
+            origin: forks === undefined ? undefined : { pid, forks }
+          }
+          const spawn: TaskProcesses.OwnedSpawn = { root, spec, cookie, killing: false }
+          if (owned.roots.length === 0) owned.origin = spec.origin
+          owned.roots.push(root)
+          owned.open.add(spawn)
+          observer.started(root, cookie)
+          task.addProcessUnsafe({ pid, command: command.command, args: command.args.map(shown) })
+          child.once("exit", (code, signal) => {
+            // Born more than a tick before this, a process in the root's group was born while the root held
+            // its pid (see `ProcessTree.TreeRoot`).
+            root.exitTick = startTimeNow()
+            task.endProcessUnsafe(pid, code !== null ? { exitCode: code } : { signal: signal ?? "unknown" })
+            Deferred.doneUnsafe(exit, Exit.succeed([code, signal] as const))
+          })
+          resume(Effect.succeed({ child, spawn }))
         })
-      )
+        const { child, spawn } = spawned
+        const pid = child.pid!
 
+        const tee = (readable: Readable | null, stream: "stdout" | "stderr") => {
+          if (readable === null) return undefined
+          const decoder = new TextDecoder()
+          return OutputTee.make(
+            readable,
+            (chunk) => {
+              const text = decoder.decode(chunk, { stream: true })
+              if (text.length > 0) task.outputUnsafe(pid, stream, text)
+            },
+            () => {
+              // What a truncated last character leaves is U+FFFD, as Effect's own decoding gives.
+              const text = decoder.decode()
+              if (text.length > 0) task.outputUnsafe(pid, stream, text)
+            },
+            replayBytes,
+            (error) => platformError(`fromReadable(${stream})`, error, command)
+          )
+        }
+        const stdoutTee = tee(child.stdout, "stdout")
+        const stderrTee = tee(child.stderr, "stderr")
+
+        const inputFailure = Deferred.makeUnsafe<never, PlatformError.PlatformError>()
+        const feed = (
+          stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>,
+          sink: Sink.Sink<void, any, never, PlatformError.PlatformError>
+        ) =>
+          Effect.forkIn(
+            Stream.run(Stream.tapError(stream, (error) => Deferred.fail(inputFailure, error)), sink),
+            scope,
+            { startImmediately: true }
+          )
+        let stdinSink: Sink.Sink<void, unknown, never, PlatformError.PlatformError> = Sink.drain
+        if (child.stdin !== null) {
+          const writable = child.stdin
+          handleInputErrors(writable)
+          stdinSink = NodeSink.fromWritable({
+            evaluate: () => writable,
+            onError: (error) => platformError("fromWritable(stdin)", error, command),
+            endOnDone: stdin.endOnDone,
+            encoding: stdin.encoding
+          })
+        }
+        if (Stream.isStream(stdin.stream)) yield* feed(stdin.stream, stdinSink)
+
+        const inputFds = new Map<number, Sink.Sink<void, Uint8Array, never, PlatformError.PlatformError>>()
+        const outputFds = new Map<number, Stream.Stream<Uint8Array, PlatformError.PlatformError>>()
+        for (const { fd, config: fdConfig } of fds) {
+          const nodeStream = child.stdio[fd]
+          if (fdConfig.type !== "input" && nodeStream !== null && nodeStream !== undefined && "read" in nodeStream) {
+            const passThrough = new PassThrough()
+            let error: unknown = undefined
+            passThrough.on("error", (cause) => {
+              error ??= cause
+            })
+            nodeStream.on("error", (cause) => passThrough.destroy(cause))
+            nodeStream.pipe(passThrough)
+            const onError = (cause: unknown) => platformError(`fromReadable(fd${fd})`, cause, command)
+            let output: Stream.Stream<Uint8Array, PlatformError.PlatformError> = Stream.suspend(() =>
+              error === undefined
+                ? NodeStream.fromReadable({ evaluate: () => passThrough, onError })
+                : Stream.fail(onError(error))
+            )
+            if (fdConfig.sink !== undefined) output = Stream.transduce(output, fdConfig.sink)
+            outputFds.set(fd, output)
+          }
+          if (fdConfig.type !== "output") {
+            if (
+              fdConfig.type === "duplex" && nodeStream !== null && nodeStream !== undefined &&
+              "allowHalfOpen" in nodeStream
+            ) {
+              ;(nodeStream as { allowHalfOpen: boolean }).allowHalfOpen = true
+            }
+            let sink: Sink.Sink<void, Uint8Array, never, PlatformError.PlatformError> = Sink.drain
+            if (nodeStream !== null && nodeStream !== undefined && "write" in nodeStream) {
+              handleInputErrors(nodeStream)
+              sink = NodeSink.fromWritable({
+                evaluate: () => nodeStream,
+                onError: (error) => platformError(`fromWritable(fd${fd})`, error, command)
+              })
+            }
+            if (fdConfig.stream !== undefined) yield* feed(fdConfig.stream, sink)
+            inputFds.set(fd, sink)
+          }
+        }
+
+        // Runs first when the scope closes (finalizers run last-in first-out): the stdin feeders stop after it.
+        yield* Scope.addFinalizer(
+          scope,
+          Effect.suspend(() => {
+            spawn.killing = true
+            return TaskProcesses.killFor(task, spawn.spec)
+          }).pipe(
+            Effect.tap((summary) =>
+              Effect.sync(() => {
+                TaskProcesses.report(task, pid, summary)
+                if (summary.survivors.length > 0) owned.unclean = true
+                owned.open.delete(spawn)
+                observer.cleaned(spawn.cookie)
+                stdoutTee?.release()
+                stderrTee?.release()
+              })
+            ),
+            // The tree is dead, so the pipes end at once: wait for the last bytes and the exit record (bounded:
+            // a process outside the tree may hold a pipe).
+            Effect.andThen(
+              Effect.all([Deferred.await(exit), stdoutTee?.ended ?? Effect.void, stderrTee?.ended ?? Effect.void], {
+                concurrency: "unbounded",
+                discard: true
+              }).pipe(Effect.timeoutOption(Duration.seconds(1)))
+            ),
+            Effect.andThen(Effect.sync(() => {
+              child.stdout?.destroy()
+              child.stderr?.destroy()
+            }))
+          )
+        )
+
+        let stdoutStream: Stream.Stream<Uint8Array, PlatformError.PlatformError> = stdoutTee?.stream ?? Stream.empty
+        let stderrStream: Stream.Stream<Uint8Array, PlatformError.PlatformError> = stderrTee?.stream ?? Stream.empty
+        if (Sink.isSink(stdout)) stdoutStream = Stream.transduce(stdoutStream, stdout)
+        if (Sink.isSink(stderr)) stderrStream = Stream.transduce(stderrStream, stderr)
+
+        const exitCode = Effect.flatMap(
+          Effect.raceFirst(Deferred.await(exit), Deferred.await(inputFailure)),
+          ([code, signal]) => {
+            if (Deferred.isDoneUnsafe(inputFailure)) return Deferred.await(inputFailure)
+            if (code !== null) return Effect.succeed(ExitCode(code))
+            return Effect.fail(platformError("exitCode", ProcessExit.killedBy(signal ?? "SIGKILL"), command))
+          }
+        )
+        let referenced = true
+        const reref = Effect.sync(() => {
+          if (!referenced) child.ref()
+          referenced = true
+        })
+        return makeHandle({
+          pid: ProcessId(pid),
+          exitCode,
+          isRunning: Effect.sync(() => !Deferred.isDoneUnsafe(exit)),
+          // The whole tree, identity-checked; a task's revoke still bounds it.
+          kill: (killOptions) =>
+            Effect.asVoid(killTree(spawn.spec, {
+              graceful: killOptions?.killSignal !== "SIGKILL",
+              termSignal: killOptions?.killSignal === undefined ? undefined : killOptions.killSignal as NodeJS.Signals,
+              grace: killOptions?.forceKillAfter ?? Duration.infinity,
+              forced: task.forced
+            })),
+          stdin: stdinSink,
+          stdout: stdoutStream,
+          stderr: stderrStream,
+          all: Stream.merge(stdoutStream, stderrStream),
+          getInputFd: (fd) => inputFds.get(fd) ?? Sink.drain,
+          getOutputFd: (fd) => outputFds.get(fd) ?? Stream.empty,
+          unref: Effect.sync(() => {
+            if (referenced) child.unref()
+            referenced = false
+            return reref
+          })
+        })
+      }))
+    })
+
+  const spawnInTask = (command: ChildProcess.Command, task: TaskContext.TaskContextShape) =>
+    Effect.gen(function*() {
+      const { commands, pipeOptions } = flattenCommand(command)
+      const [first, ...rest] = commands
+      const handles = [yield* spawnOne(task, first, {})]
+      for (let i = 0; i < rest.length; i++) {
+        const options = pipeOptions[i] ?? {}
+        const source = Stream.unwrap(Effect.succeed(sourceOf(handles[handles.length - 1]!, options.from)))
+        const to = options.to === undefined || options.to === "stdin" ? undefined : ChildProcess.parseFdName(options.to)
+        handles.push(
+          yield* spawnOne(task, rest[i]!, to === undefined ? { stdin: source } : { fd: { fd: to, stream: source } })
+        )
+      }
+      if (handles.length === 1) return handles[0]!
+      const last = handles[handles.length - 1]!
       return makeHandle({
-        ...handle,
-        stdout: stdout.stream,
-        stderr: stderr.stream,
-        all: Stream.merge(stdout.stream, stderr.stream)
+        pid: last.pid,
+        exitCode: last.exitCode,
+        isRunning: last.isRunning,
+        kill: (options) =>
+          Effect.forEach(handles.toReversed(), (handle) => Effect.ignore(handle.kill(options)), { discard: true }),
+        stdin: handles[0]!.stdin,
+        stdout: last.stdout,
+        stderr: last.stderr,
+        all: last.all,
+        getInputFd: last.getInputFd,
+        getOutputFd: last.getOutputFd,
+        unref: Effect.gen(function*() {
+          const rerefs: Array<Effect.Effect<void, PlatformError.PlatformError>> = []
+          for (const handle of handles) rerefs.push(yield* handle.unref)
+          return Effect.forEach(rerefs.toReversed(), (reref) => reref, { discard: true })
+        })
       })
-    }))
+    })
 
   const spawn = (command: ChildProcess.Command) =>
     Effect.flatMap(
@@ -189,6 +522,16 @@ export const make = (
   return makeSpawner(spawn)
 }
 
-/** The task-aware spawner over Node's (which needs `FileSystem` and `Path`). */
-export const layer = (config: TaskSpawnerConfig = {}): Layer.Layer<ChildProcessSpawner, never, ChildProcessSpawner> =>
-  Layer.effect(ChildProcessSpawner, Effect.map(ChildProcessSpawner, (inner) => make(inner, config)))
+/**
+ * The task-aware spawner over the `ChildProcessSpawner` it finds (Node's, for spawns outside a task), with the
+ * `FileSystem` and `Path` it resolves working directories with.
+ */
+export const layer = (
+  config: TaskSpawnerConfig = {}
+): Layer.Layer<ChildProcessSpawner, never, ChildProcessSpawner | FileSystem | Path> =>
+  Layer.effect(
+    ChildProcessSpawner,
+    Effect.gen(function*() {
+      return make(yield* ChildProcessSpawner, yield* FileSystem, yield* Path, config)
+    })
+  )

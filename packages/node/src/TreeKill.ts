@@ -1,241 +1,195 @@
 /**
- * Killing a task's whole process tree: nothing the task started survives, nothing it did not start is
- * signalled.
+ * Killing process trees from Effect: the driver of `KillEngine` for revokes, spawns and a task's final sweep.
  *
- * The kill is a polling loop rather than one pass because the tree moves while it is being killed: a shell
- * keeps forking until it gets the signal, a child escapes to a new session, a process ignores SIGTERM. Every
- * poll re-discovers the tree (`findTree`), signals what has not been signalled yet (always through the
- * identity-checked `signalIfSame`), and stops as soon as nothing is alive. Zombies count as dead, so the loop
- * ends within a poll or two of the last process exiting instead of waiting for init to reap orphans.
+ * The engine decides; this module observes and waits. Observations are shared: every kill that asks within the
+ * same turn of the event loop gets the same snapshot, taken after all of them asked (so after each one's last
+ * signal). Two hundred kills of a shutdown cost one walk of `/proc` per round instead of two hundred. A kill of
+ * trees this process spawned reads only the pids handed out since their roots (`ProcessTable.takeRangeSnapshot`)
+ * while that proves as much as a walk, and its first look is taken at once, so that a spawn whose tree is
+ * already gone (the common case) costs a few small reads and no turn of the event loop.
+ *
+ * Waits are `Effect.sleep`s, so a kill is interruptible between steps and runs under `TestClock`; run it
+ * uninterruptibly (e.g. in a finalizer) when the guarantee must hold.
  *
  * @since 0.1.0
  */
 import { Clock, Deferred, Duration, Effect, Exit, Fiber } from "effect"
+import * as KillEngine from "./KillEngine.js"
 import {
-  identityKey,
-  isDeadState,
-  type ProcessIdentity,
-  signalGroupIfSame,
-  signalIfSame,
-  startTimeNow
-} from "./ProcessIdentity.js"
-import { latestSnapshot, type Snapshot, takeSnapshot } from "./ProcessTable.js"
-import { discoverTree, type TreeMember, type TreeSpec } from "./ProcessTree.js"
+  covers,
+  latestSnapshot,
+  type Origin,
+  type Snapshot,
+  takeRangeSnapshot,
+  takeSnapshot,
+  type Watch
+} from "./ProcessTable.js"
+import type { TreeSpec } from "./ProcessTree.js"
 
 /**
  * How to kill a tree.
  *
- * - `graceful`: send SIGTERM first and give the processes `grace` to exit, then SIGKILL what is left;
- *   otherwise SIGKILL at once.
- * - `grace`: how long a graceful kill waits before escalating.
- * - `pollInterval`: first delay between polls (default 5 ms); it grows by half each poll up to
+ * - `graceful`: send the first signal (`termSignal`, default SIGTERM, each followed by SIGCONT) and give the
+ *   processes `grace` to exit, then SIGKILL what is left; otherwise SIGKILL at once.
+ * - `grace`: how long a graceful kill waits before escalating (`Duration.infinity`: until `forced`).
+ * - `pollInterval`: first delay between steps (default 1 ms); it grows by half each step up to
  *   `maxPollInterval` (default 50 ms) so a long grace does not keep a core busy, and drops back after
  *   escalation.
  * - `forced`: an effect that completes when the caller upgrades a graceful kill to an immediate one (e.g. a
  *   second revoke); it is started with the kill and interrupted when the kill ends.
- * - `killTimeout`: how long to keep polling after SIGKILL before giving up and reporting survivors
- *   (default 10 seconds; only processes stuck in uninterruptible sleep or owned by another user can need it).
+ * - `killTimeout`: how long to keep sending SIGKILL before giving up and reporting survivors (default 10 s).
  *
  * @since 0.1.0
  */
 export interface KillTreeOptions {
   readonly graceful: boolean
   readonly grace: Duration.Input
-  readonly pollInterval?: Duration.Input
-  readonly maxPollInterval?: Duration.Input
-  readonly forced?: Effect.Effect<void>
-  readonly killTimeout?: Duration.Input
+  readonly termSignal?: NodeJS.Signals | undefined
+  readonly pollInterval?: Duration.Input | undefined
+  readonly maxPollInterval?: Duration.Input | undefined
+  readonly forced?: Effect.Effect<void> | undefined
+  readonly killTimeout?: Duration.Input | undefined
 }
 
 /**
- * What a kill did: how many distinct processes got a signal, how many got SIGKILL, how long it took,
- * whether a graceful kill had to escalate to SIGKILL, and which processes were still alive when it gave up
- * (empty unless `killTimeout` elapsed).
+ * What a kill did (see `KillEngine.KillSummary`).
  *
  * @since 0.1.0
  */
-export interface KillTreeSummary {
-  readonly signalled: number
-  readonly killed: number
-  readonly durationMillis: number
-  readonly escalated: boolean
-  readonly survivors: ReadonlyArray<ProcessIdentity>
+export type KillTreeSummary = KillEngine.KillSummary
+
+interface Round {
+  readonly done: Deferred.Deferred<Snapshot>
+  /** The oldest origin asked for; undefined once someone needs a full walk. */
+  origin: Origin | undefined
+  full: boolean
+  /** Kills that strike on sight (they have escalated) while the snapshot is taken. */
+  readonly watches: Array<Watch>
 }
 
-interface Tracked {
-  readonly identity: ProcessIdentity
-  term: boolean
-  kill: boolean
+let pending: Round | undefined
+
+/** The oldest origin that shows every tree in `specs`, or undefined when one of them needs a full walk. */
+const originOf = (specs: ReadonlyArray<TreeSpec>): Origin | undefined => {
+  let oldest: Origin | undefined
+  for (const spec of specs) {
+    if (spec.origin === undefined) return undefined
+    if (oldest === undefined || spec.origin.forks < oldest.forks) oldest = spec.origin
+  }
+  return oldest
 }
 
-interface Target extends ProcessIdentity {
-  /** Process group at the last scan, or -1 for a process known only from an earlier poll. */
-  readonly pgid: number
+const combine = (watches: ReadonlyArray<Watch>): Watch | undefined =>
+  watches.length === 0 ? undefined : watches.length === 1 ? watches[0] : (stat) => {
+    for (const watch of watches) watch(stat)
+  }
+
+const take = (origin: Origin | undefined, watch: Watch | undefined): Snapshot =>
+  (origin === undefined ? undefined : takeRangeSnapshot(origin, watch)) ?? takeSnapshot(watch)
+
+/** A snapshot taken at or after `notBefore` that shows trees of `origin`, if one is already there. */
+const reusable = (notBefore: number, origin: Origin | undefined): Snapshot | undefined => {
+  const latest = latestSnapshot()
+  return latest !== undefined && latest.takenAt >= notBefore && covers(latest, origin) ? latest : undefined
 }
 
-let pending: Deferred.Deferred<Snapshot> | undefined
-
-/**
- * Like `recentSnapshot`, but every caller that asks within the same turn of the event loop shares one walk,
- * taken after all of them asked (so after each one's last signal). Two hundred kill loops waking together
- * cost one walk of `/proc` per round instead of two hundred.
- */
-const awaitSnapshot = (notBefore: number): Effect.Effect<Snapshot> =>
+/** Joins (or opens) the shared observation of this turn of the event loop. */
+const awaitSnapshot = (
+  notBefore: number,
+  origin: Origin | undefined,
+  watch: Watch | undefined
+): Effect.Effect<Snapshot> =>
   Effect.suspend(() => {
-    const latest = latestSnapshot()
-    if (latest !== undefined && latest.takenAt >= notBefore) return Effect.succeed(latest)
-    if (pending === undefined) {
-      const round = Deferred.makeUnsafe<Snapshot>()
-      pending = round
+    // A kill that strikes on sight needs a look taken with its watch.
+    const ready = watch === undefined ? reusable(notBefore, origin) : undefined
+    if (ready !== undefined) return Effect.succeed(ready)
+    let round = pending
+    if (round === undefined) {
+      const opened: Round = { done: Deferred.makeUnsafe<Snapshot>(), origin, full: origin === undefined, watches: [] }
+      round = opened
+      pending = opened
       setImmediate(() => {
         pending = undefined
-        Deferred.doneUnsafe(round, Exit.succeed(takeSnapshot()))
+        const snapshot = take(opened.full ? undefined : opened.origin, combine(opened.watches))
+        Deferred.doneUnsafe(opened.done, Exit.succeed(snapshot))
       })
     }
-    return Deferred.await(pending)
+    if (watch !== undefined) round.watches.push(watch)
+    if (origin === undefined) round.full = true
+    else if (round.origin !== undefined && origin.forks < round.origin.forks) round.origin = origin
+    return Deferred.await(round.done)
   })
 
-const toMillis = (input: Duration.Input): number => Math.max(0, Duration.toMillis(input))
+const toMillis = (input: Duration.Input | undefined, fallback: number): number => {
+  if (input === undefined) return fallback
+  const duration = Duration.fromInputUnsafe(input)
+  return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : Number.POSITIVE_INFINITY
+}
 
 /**
- * Kills every process of the tree described by `spec` and waits until none is alive.
- *
- * Each poll: re-discover the tree (so processes forked during the kill, or escaping mid-kill, are caught);
- * signal each root's process group with `kill(-pgid)` while a verified live member is still in it (catches a
- * fork racing the scan); signal every member not yet signalled with the current signal through
- * `signalIfSame` (SIGTERM is sent at most once per process; SIGKILL is repeated each poll, which is harmless
- * and catches anything that slipped through); stop when nothing is alive, zombies counting as dead. A
- * graceful kill escalates to SIGKILL when `grace` elapses or `forced` completes. Safe to call when everything
- * is already dead (returns after one scan). Waits with `Effect.sleep`, so it is interruptible at each poll
- * and runs under `TestClock`; run it uninterruptibly (e.g. in a finalizer) when the guarantee must hold.
+ * Kills every process of the trees described by `specs` and waits until the engine proves them empty (see
+ * `KillEngine` for each step, `ProcessTable.Snapshot` for the proof). Safe to call when everything is already
+ * dead: it returns after one observation.
  *
  * @since 0.1.0
  */
-export const killTree = Effect.fn("TreeKill.killTree")(function*(spec: TreeSpec, options: KillTreeOptions) {
-  const started = yield* Clock.currentTimeMillis
-  const graceMillis = options.graceful ? toMillis(options.grace) : 0
-  const basePoll = Math.max(1, toMillis(options.pollInterval ?? 1))
-  const maxPoll = Math.max(basePoll, toMillis(options.maxPollInterval ?? 50))
-  const killTimeout = toMillis(options.killTimeout ?? "10 seconds")
+export const killTrees = Effect.fn("TreeKill.killTrees")(
+  function*(specs: ReadonlyArray<TreeSpec>, options: KillTreeOptions) {
+    const startedAt = yield* Clock.currentTimeMillis
+    const kill = KillEngine.start(KillEngine.procMethod(specs), {
+      graceMillis: options.graceful ? toMillis(options.grace, 0) : 0,
+      termSignal: options.termSignal,
+      killTimeoutMillis: toMillis(options.killTimeout, 10_000),
+      pollMillis: toMillis(options.pollInterval, 1),
+      maxPollMillis: toMillis(options.maxPollInterval, 50)
+    }, startedAt)
+    const origin = originOf(specs)
 
-  const forcedSignal = yield* Deferred.make<void>()
-  const forcedFiber = options.graceful && options.forced !== undefined
-    ? yield* options.forced.pipe(
-      Effect.exit,
-      Effect.andThen(Deferred.succeed(forcedSignal, undefined)),
-      Effect.forkChild({ startImmediately: true })
-    )
-    : undefined
-  const waitForForced = Deferred.await(forcedSignal)
+    const forcedSignal = yield* Deferred.make<void>()
+    const forcedFiber = options.graceful && options.forced !== undefined
+      ? yield* options.forced.pipe(
+        Effect.exit,
+        Effect.andThen(Effect.sync(() => kill.force())),
+        Effect.andThen(Deferred.succeed(forcedSignal, undefined)),
+        Effect.forkChild({ startImmediately: true })
+      )
+      : undefined
 
-  const tracked = new Map<string, Tracked>()
-  // Root group -> the start-time clock reading taken just before the group got SIGTERM: members that
-  // started strictly earlier were in the group when it was signalled and need no second SIGTERM.
-  const groupTermTick = new Map<number, number>()
-
-  const mark = (identity: ProcessIdentity, signal: "SIGTERM" | "SIGKILL") => {
-    const key = identityKey(identity)
-    let entry = tracked.get(key)
-    if (entry === undefined) {
-      entry = { identity: { pid: identity.pid, startTime: identity.startTime }, term: false, kill: false }
-      tracked.set(key, entry)
+    // Real time (not the Effect clock): each look must be newer than this kill's start, than its last signals
+    // and than the look before it, so liveness is never judged from a table older than its own signals.
+    let notBefore = performance.now()
+    let step: KillEngine.Step | undefined
+    const stepOn = (snapshot: Snapshot, now: number) => {
+      step = kill.step(snapshot, now)
+      notBefore = step._tag === "Wait" && step.signalled ? performance.now() : snapshot.takenAt + 0.001
     }
-    if (signal === "SIGTERM") entry.term = true
-    else entry.kill = true
-  }
+    // The first look is taken at once when it is cheap (a range of recent pids), so that a spawn whose tree is
+    // already gone returns without waiting for the shared round.
+    const first = origin === undefined ? undefined : reusable(notBefore, origin) ?? takeRangeSnapshot(origin, undefined)
+    if (first !== undefined) stepOn(first, startedAt)
 
-  const signalRound = (
-    signal: "SIGTERM" | "SIGKILL",
-    members: ReadonlyArray<TreeMember>,
-    targets: ReadonlyMap<string, Target>
-  ): boolean => {
-    let sent = false
-    const coveredNow = new Set<string>()
-    // Read on every round: the caller may add roots (processes spawned late) while the kill runs.
-    for (const pgid of new Set(spec.roots.map((root) => root.pid))) {
-      if (signal === "SIGTERM" && groupTermTick.has(pgid)) continue
-      const inGroup = members.filter((member) => member.pgid === pgid)
-      const witness = inGroup[0]
-      if (witness === undefined) continue
-      const tick = startTimeNow()
-      if (!signalGroupIfSame(pgid, witness, signal)) continue
-      sent = true
-      if (signal === "SIGTERM") groupTermTick.set(pgid, tick)
-      for (const member of inGroup) {
-        mark(member, signal)
-        coveredNow.add(identityKey(member))
-      }
-    }
-    for (const [key, target] of targets) {
-      if (coveredNow.has(key)) continue
-      if (signal === "SIGTERM") {
-        if (tracked.get(key)?.term === true) continue
-        const tick = groupTermTick.get(target.pgid)
-        if (tick !== undefined && target.startTime < tick) {
-          mark(target, signal)
-          continue
+    const loop = Effect.gen(function*() {
+      while (true) {
+        if (step !== undefined) {
+          if (step._tag === "Done") return step.summary
+          if (step.millis > 0) {
+            yield* forcedFiber === undefined
+              ? Effect.sleep(step.millis)
+              : Effect.raceFirst(Effect.sleep(step.millis), Deferred.await(forcedSignal))
+          }
         }
+        const snapshot = yield* awaitSnapshot(notBefore, origin, kill.watch())
+        stepOn(snapshot, yield* Clock.currentTimeMillis)
       }
-      if (signalIfSame(target, signal)) {
-        mark(target, signal)
-        sent = true
-      }
-    }
-    return sent
+    })
+    return yield* loop.pipe(Effect.ensuring(forcedFiber === undefined ? Effect.void : Fiber.interrupt(forcedFiber)))
   }
+)
 
-  const summary = (now: number, survivors: ReadonlyArray<ProcessIdentity>): KillTreeSummary => {
-    let killed = 0
-    for (const entry of tracked.values()) if (entry.kill) killed++
-    return { signalled: tracked.size, killed, durationMillis: now - started, escalated, survivors }
-  }
-
-  let signal: "SIGTERM" | "SIGKILL" = options.graceful ? "SIGTERM" : "SIGKILL"
-  let escalated = false
-  let killStarted = started
-  let delay = basePoll
-
-  // Real time (not the Effect clock): a shared process-table snapshot must be newer than this kill's start
-  // and than its last signal, so liveness is never judged from a table older than its own signals.
-  let lastSignalled = performance.now()
-
-  const loop = Effect.gen(function*() {
-    // Let kills started together (e.g. a shutdown) all begin before the first walk of /proc, so that one
-    // walk serves them all.
-    yield* Effect.yieldNow
-    while (true) {
-      const snapshot = yield* awaitSnapshot(Math.max(lastSignalled, performance.now() - delay))
-      const members = discoverTree(snapshot.table, spec, { readCookie: snapshot.readCookie })
-      const targets = new Map<string, Target>()
-      for (const member of members) targets.set(identityKey(member), member)
-      for (const [key, entry] of tracked) {
-        if (targets.has(key)) continue
-        const stat = snapshot.table.get(entry.identity.pid)
-        if (stat !== undefined && stat.startTime === entry.identity.startTime && !isDeadState(stat.state)) {
-          targets.set(key, { ...entry.identity, pgid: -1 })
-        }
-      }
-      const now = yield* Clock.currentTimeMillis
-      if (targets.size === 0) return summary(now, [])
-      if (signal === "SIGTERM" && (now - started >= graceMillis || Deferred.isDoneUnsafe(forcedSignal))) {
-        signal = "SIGKILL"
-        escalated = true
-        killStarted = now
-        delay = basePoll
-      }
-      if (signal === "SIGKILL" && now - killStarted >= killTimeout) {
-        return summary(now, [...targets.values()].map(({ pid, startTime }) => ({ pid, startTime })))
-      }
-      if (signalRound(signal, members, targets)) lastSignalled = performance.now()
-      if (signal === "SIGTERM") {
-        const wait = Math.min(delay, Math.max(0, started + graceMillis - now))
-        yield* forcedFiber === undefined ? Effect.sleep(wait) : Effect.raceFirst(Effect.sleep(wait), waitForForced)
-      } else {
-        yield* Effect.sleep(delay)
-      }
-      delay = Math.min(maxPoll, delay * 1.5)
-    }
-  })
-
-  return yield* loop.pipe(Effect.ensuring(forcedFiber === undefined ? Effect.void : Fiber.interrupt(forcedFiber)))
-})
+/**
+ * `killTrees` for one tree.
+ *
+ * @since 0.1.0
+ */
+export const killTree = (spec: TreeSpec, options: KillTreeOptions): Effect.Effect<KillTreeSummary> =>
+  killTrees([spec], options)

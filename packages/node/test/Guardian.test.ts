@@ -23,6 +23,7 @@ import {
   tempStateDirectory,
   waitFor
 } from "./fixtures/host-helpers.js"
+import { beacon, fixture as procFixture, killNewest, python } from "./fixtures/procs.js"
 
 const linux = process.platform === "linux"
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -141,6 +142,29 @@ describe.runIf(linux)("Guardian", () => {
     expect(cookieCarriers(prefix)).toEqual([])
     expect(aliveAs(unrecorded.pid, unrecorded.startTime)).toBe(false)
     expect(aliveAs(otherInstance.pid, otherInstance.startTime)).toBe(true)
+  })
+
+  it("a SIGTERM-ignoring pid hopper left by a dead host is gone before the guardian exits", async () => {
+    const alive = beacon()
+    try {
+      const hopper = spawnWithCookie(python, [procFixture("hopper.py"), "20", alive.path], `${prefix}1/1/`)
+      await alive.opened
+      const config = { host: { pid: process.pid, startTime: 1 }, grace: 300 }
+      const guardian = spawn(process.execPath, [Guardian.defaultEntry()!, JSON.stringify(config)], {
+        detached: true,
+        stdio: ["pipe", "ignore", "ignore"]
+      })
+      track(guardian)
+      const exited = new Promise<number>((resolve) => guardian.once("exit", () => resolve(Date.now())))
+      guardian.stdin!.end(Leftovers.encodeStarted(hopper, `${prefix}1/1/`))
+      const exitedAt = await exited
+      // Every generation holds the beacon: it closed before the guardian gave up its watch.
+      const closedAt = await Promise.race([alive.closed, sleep(5_000).then(() => Number.POSITIVE_INFINITY)])
+      expect(closedAt).toBeLessThanOrEqual(exitedAt + 500)
+    } finally {
+      await killNewest("EFFECT_TASKS_COOKIE", `${prefix}1/1/`, alive.isClosed)
+      alive.dispose()
+    }
   })
 
   it("a guardian that cannot start is reported once and the manager keeps working", async () => {

@@ -20,6 +20,7 @@ import {
   tempStateDirectory,
   waitFor
 } from "./fixtures/host-helpers.js"
+import { beacon, fixture as procFixture, killNewest, python } from "./fixtures/procs.js"
 
 const linux = process.platform === "linux"
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -170,4 +171,22 @@ describe("Journal", () => {
       expect(took).toBeLessThan(1_500)
     }
   )
+
+  it.runIf(linux)("reap chases down a SIGTERM-ignoring pid hopper before it returns", async () => {
+    const dir = tempStateDirectory()
+    const alive = beacon()
+    try {
+      const hopper = spawnWithCookie(python, [procFixture("hopper.py"), "20", alive.path], `${prefix}1/1/`)
+      await alive.opened
+      writeFileSync(join(dir, "dead.journal"), header(deadHost()) + Leftovers.encodeStarted(hopper, `${prefix}1/1/`))
+      const report = await Effect.runPromise(Journal.reap(dir, { grace: 200 }))
+      const returned = Date.now()
+      const closedAt = await Promise.race([alive.closed, sleep(5_000).then(() => Number.POSITIVE_INFINITY)])
+      expect(closedAt).toBeLessThanOrEqual(returned + 500)
+      expect(report.journals[0]!.survivors).toEqual([])
+    } finally {
+      await killNewest("EFFECT_TASKS_COOKIE", `${prefix}1/1/`, alive.isClosed)
+      alive.dispose()
+    }
+  })
 })

@@ -1,107 +1,143 @@
 /**
- * The tee behind every task process's stdout and stderr: the pump drains the source whatever the reader
- * does, the copy sees every chunk, and a reader gets every byte it asks for, in order.
+ * The tee behind every task process's stdout and stderr: the pipe is drained whatever the reader does, the copy
+ * sees every chunk, a reader gets every byte it asks for, in order, and a reader that lags pauses the pipe.
  */
-import { OutputTee } from "@effect-tasks/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Queue, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
+import * as PlatformError from "effect/PlatformError"
+import { PassThrough } from "node:stream"
+import * as OutputTee from "../src/OutputTee.js"
 
-const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (chunks: Iterable<Uint8Array>) => Array.from(chunks, (c) => new TextDecoder().decode(c)).join("")
+const toError = (cause: unknown) =>
+  PlatformError.systemError({ _tag: "Unknown", module: "test", method: "read", cause })
 
-/** A source fed by hand, so the test decides when the "process" writes and when it exits. */
-const manualSource = Effect.gen(function*() {
-  const queue = yield* Queue.unbounded<Uint8Array, import("effect/Cause").Done>()
+/** A pipe fed by hand: the test decides when the "process" writes, when it ends, and when it fails. */
+const pipe = () => {
+  const source = new PassThrough()
+  const copied: Array<string> = []
+  let ends = 0
   return {
-    write: (s: string) => Queue.offer(queue, bytes(s)),
-    end: Queue.end(queue),
-    stream: Stream.fromQueue(queue)
+    source,
+    copied,
+    ends: () => ends,
+    make: (replayBytes = 65_536) =>
+      OutputTee.make(
+        source,
+        (chunk) => copied.push(new TextDecoder().decode(chunk)),
+        () => {
+          ends++
+        },
+        replayBytes,
+        toError
+      )
   }
-})
+}
+
+/** Lets Node deliver what was written (data events come on later ticks). */
+const flush = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 describe("OutputTee", () => {
-  it.effect("a reader gets every chunk in order, with backpressure, while the copy sees them all", () =>
+  it.live("a reader gets every chunk in order while the copy sees them all; the end runs once", () =>
     Effect.gen(function*() {
-      const copied: Array<string> = []
-      const source = Stream.fromIterable(Array.from({ length: 500 }, (_, i) => bytes(`${i},`)))
-      const tee = OutputTee.make(source, (chunk) => copied.push(new TextDecoder().decode(chunk)), 1024)
+      const p = pipe()
+      const tee = p.make(1024)
       const reader = yield* Effect.forkChild(Stream.runCollect(tee.stream), { startImmediately: true })
-      yield* tee.pump
-      const read = yield* Fiber.join(reader)
-      const expected = Array.from({ length: 500 }, (_, i) => `${i},`).join("")
-      expect(text(read)).toBe(expected)
-      expect(copied.join("")).toBe(expected)
+      const expected = Array.from({ length: 500 }, (_, i) => `${i},`)
+      for (const chunk of expected) {
+        if (!p.source.write(chunk)) {
+          yield* Effect.promise(() => new Promise((resolve) => p.source.once("drain", resolve)))
+        }
+      }
+      p.source.end()
+      yield* tee.ended
+      expect(text(yield* Fiber.join(reader))).toBe(expected.join(""))
+      expect(p.copied.join("")).toBe(expected.join(""))
+      expect(p.ends()).toBe(1)
     }))
 
-  it.effect("nobody reading never stalls the pump; a late reader gets the replay buffer's tail", () =>
+  it.live("nobody reading never stalls the pipe; a late reader gets the replay buffer's tail", () =>
     Effect.gen(function*() {
-      let copiedBytes = 0
-      const source = Stream.fromIterable(Array.from({ length: 1000 }, () => bytes("x".repeat(100))))
-      const tee = OutputTee.make(source, (chunk) => {
-        copiedBytes += chunk.length
-      }, 1000)
-      // The pump finishes on its own: nothing waits for a reader.
-      yield* tee.pump
-      expect(copiedBytes).toBe(100_000)
-      const late = yield* Stream.runCollect(tee.stream)
-      const kept = text(late)
+      const p = pipe()
+      const tee = p.make(1000)
+      for (let i = 0; i < 1000; i++) p.source.write("x".repeat(100))
+      p.source.end()
+      // The tee finishes on its own: nothing waits for a reader.
+      yield* tee.ended
+      expect(p.copied.join("").length).toBe(100_000)
+      const kept = text(yield* Stream.runCollect(tee.stream))
       // Only the newest output within the replay bound is kept for a reader that never came.
       expect(kept.length).toBeLessThanOrEqual(1100)
       expect(kept.length).toBeGreaterThanOrEqual(1000)
     }))
 
-  it.effect("output written before the reader starts is replayed to it, then the live output follows", () =>
+  it.live("output written before the reader starts is replayed to it, then the live output follows", () =>
     Effect.gen(function*() {
-      const source = yield* manualSource
-      const tee = OutputTee.make(source.stream, () => {}, 65_536)
-      const pump = yield* Effect.forkChild(tee.pump, { startImmediately: true })
-      yield* source.write("early ")
-      yield* Effect.yieldNow
+      const p = pipe()
+      const tee = p.make()
+      p.source.write("early ")
+      yield* flush
       const reader = yield* Effect.forkChild(Stream.runCollect(tee.stream), { startImmediately: true })
-      yield* source.write("late")
-      yield* source.end
-      yield* Fiber.join(pump)
+      p.source.write("late")
+      p.source.end()
       expect(text(yield* Fiber.join(reader))).toBe("early late")
     }))
 
-  it.effect("a reader that stops early lets the pump go on draining, and a next reader resumes", () =>
+  it.live("a reader that lags pauses the pipe; reading or release resumes it", () =>
     Effect.gen(function*() {
-      const source = yield* manualSource
-      let copied = ""
-      const tee = OutputTee.make(source.stream, (chunk) => {
-        copied += new TextDecoder().decode(chunk)
-      }, 65_536)
-      const pump = yield* Effect.forkChild(tee.pump, { startImmediately: true })
+      const p = pipe()
+      const tee = p.make()
+      const pull = yield* Stream.toPull(tee.stream)
+      p.source.write("start|")
+      expect(text(yield* pull)).toBe("start|")
+      for (let i = 0; i < 40; i++) p.source.write(`${i}|`)
+      yield* flush
+      // 16 chunks wait for the reader: the pipe stops delivering until it reads.
+      expect(p.source.isPaused()).toBe(true)
+      expect(p.copied.length).toBe(17)
+      expect((yield* pull).length).toBe(16)
+      yield* flush
+      expect(p.copied.length).toBe(33)
+      tee.release()
+      yield* flush
+      expect(p.copied.length).toBe(41)
+      expect(p.source.isPaused()).toBe(false)
+    }).pipe(Effect.scoped))
+
+  it.live("a reader that stops early leaves the pipe draining, and a next reader resumes", () =>
+    Effect.gen(function*() {
+      const p = pipe()
+      const tee = p.make()
       const first = yield* Effect.forkChild(Stream.runCollect(Stream.take(tee.stream, 1)), { startImmediately: true })
-      yield* source.write("one|")
+      p.source.write("one|")
       expect(text(yield* Fiber.join(first))).toBe("one|")
-      // Nobody reads now: many more writes must not block the pump.
-      for (let i = 0; i < 100; i++) yield* source.write("more|")
-      yield* Effect.yieldNow
-      yield* source.write("last")
-      yield* source.end
-      yield* Fiber.join(pump)
-      expect(copied).toBe(`one|${"more|".repeat(100)}last`)
+      // Nobody reads now: many more writes must not block the pipe.
+      for (let i = 0; i < 100; i++) p.source.write("more|")
+      yield* flush
+      p.source.write("last")
+      p.source.end()
+      yield* tee.ended
+      expect(p.copied.join("")).toBe(`one|${"more|".repeat(100)}last`)
       const next = text(yield* Stream.runCollect(tee.stream))
       expect(next.endsWith("last")).toBe(true)
     }))
 
-  it.effect("a source failure reaches the reader after the output before it", () =>
+  it.live("a pipe failure reaches the reader after the output before it, and ends the tee", () =>
     Effect.gen(function*() {
-      const failure = new Error("pipe broke")
-      const source = Stream.concat(
-        Stream.make(bytes("partial")),
-        Stream.fail(failure as never)
-      )
-      const tee = OutputTee.make(source, () => {}, 1024)
+      const p = pipe()
+      const tee = p.make(1024)
       const received: Array<Uint8Array> = []
       const reader = yield* Effect.forkChild(
         Effect.exit(Stream.runForEach(tee.stream, (chunk) => Effect.sync(() => received.push(chunk)))),
         { startImmediately: true }
       )
-      yield* tee.pump
+      p.source.write("partial")
+      yield* flush
+      p.source.destroy(new Error("pipe broke"))
+      yield* tee.ended
       const exit = yield* Fiber.join(reader)
       expect(text(received)).toBe("partial")
       expect(exit._tag).toBe("Failure")
+      expect(p.ends()).toBe(1)
     }))
 })
