@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { TaskContext } from "@effect-tasks/core"
+import { ProcessExit } from "@effect-tasks/node"
 import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -40,21 +41,6 @@ export interface RunOptions {
 }
 
 /**
- * The signal that killed a process, from the error Effect's spawner gives for it: the text
- * ("... receipt of signal: 'SIGKILL'") is in the PlatformError's cause, not its own message.
- */
-const signalOf = (error: unknown): string => {
-  const texts = [error, (error as { cause?: unknown } | undefined)?.cause].map((e) =>
-    String((e as { message?: unknown } | undefined)?.message ?? e)
-  )
-  for (const text of texts) {
-    const match = /signal: '?(SIG[A-Z0-9]+)'?/.exec(text)
-    if (match !== null) return match[1]!
-  }
-  return "a signal"
-}
-
-/**
  * Runs `sh -c script` in the current task and succeeds when it exits with 0. The child's stdin is
  * a pipe (it never reads the terminal), it runs in its own session, and it is killed with its whole
  * tree when the task ends or is revoked.
@@ -72,6 +58,8 @@ export const run = Effect.fn("ShellTask.run")(function*(script: string, options:
   const readers = [yield* forward(handle.stdout, "stdout"), yield* forward(handle.stderr, "stderr")]
   const exit = yield* Effect.exit(handle.exitCode)
   yield* Fiber.awaitAll(readers).pipe(Effect.timeoutOption(options.drain ?? "250 millis"))
-  if (exit._tag === "Failure") return yield* new CommandFailed({ signal: signalOf(Cause.squash(exit.cause)) })
+  if (exit._tag === "Failure") {
+    return yield* new CommandFailed({ signal: ProcessExit.signalOf(Cause.squash(exit.cause)) ?? "a signal" })
+  }
   if (exit.value !== 0) return yield* new CommandFailed({ exitCode: exit.value })
 })

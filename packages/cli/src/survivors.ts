@@ -50,7 +50,7 @@ export const find = (options: FindOptions): Array<Survivor> => {
   }
   for (const stat of table.values()) {
     if (!alive(stat.pid)) continue
-    const cookie = ProcessTable.readEnvironCookie(stat.pid, TaskProcesses.COOKIE_VARIABLE)
+    const cookie = ProcessTable.readEnvironCookie(stat.pid, ProcessTable.COOKIE_VARIABLE)
     if (cookie !== undefined && cookie.startsWith(prefix)) {
       found.set(stat.pid, { pid: stat.pid, command: commandLine(stat.pid), via: "cookie" })
     }
@@ -58,7 +58,7 @@ export const find = (options: FindOptions): Array<Survivor> => {
   for (const pid of options.pids) {
     if (found.has(pid) || !alive(pid)) continue
     const stat = table.get(pid)!
-    const cookie = ProcessTable.readEnvironCookie(pid, TaskProcesses.COOKIE_VARIABLE)
+    const cookie = ProcessTable.readEnvironCookie(pid, ProcessTable.COOKIE_VARIABLE)
     // A recorded pid with someone else's cookie, or older than the run, was reused: not ours.
     if (cookie === undefined && stat.startTime >= options.since) {
       found.set(pid, { pid, command: commandLine(pid), via: "pid" })

@@ -38,6 +38,19 @@ describe("event log", () => {
     expect(lines({ _tag: "ProcessExited", id: id(2), pid: 43, signal: "SIGKILL", at: 4000 })).toEqual([
       "   3.0s  #2  later  pid 43 killed by SIGKILL"
     ])
+    expect(lines({
+      _tag: "ProcessesStopped",
+      id: id(2),
+      pid: 43,
+      stopped: [{ pid: 44, command: "sleep 500", signal: "SIGTERM" }, {
+        pid: 45,
+        command: "sleep 1000",
+        signal: "SIGKILL"
+      }],
+      escalated: true,
+      at: 4000
+    })).toEqual(["   3.0s  #2  later  stopped 2 leftovers: sleep 500, sleep 1000 (SIGKILL)"])
+    expect(lines({ _tag: "ProcessesStopped", id: id(2), pid: 43, stopped: [], escalated: true, at: 4000 })).toEqual([])
     expect(
       lines({
         _tag: "TaskFinished",

@@ -162,7 +162,7 @@ export interface Kill<Input> {
 
 interface Entry {
   found: Found
-  command: string | undefined
+  command: string
   term: boolean
   last: NodeJS.Signals | undefined
 }
@@ -194,14 +194,13 @@ export const start = <Input>(method: KillMethod<Input>, settings: KillSettings, 
     const key = identityKey(found)
     let entry = entries.get(key)
     if (entry === undefined) {
-      entry = { found, command: undefined, term: false, last: undefined }
+      // Read while it still runs, before any signal: a dead process's command line is gone.
+      entry = { found, command: method.describe(found), term: false, last: undefined }
       entries.set(key, entry)
     }
     return entry
   }
   const sent = (entry: Entry, signal: NodeJS.Signals) => {
-    // Read while it still runs: once it is dead its command line is gone.
-    if (entry.command === undefined) entry.command = method.describe(entry.found)
     if (signal !== "SIGKILL") entry.term = true
     // A graceful kill escalated when something still needed SIGKILL.
     else if (graceMillis > 0) escalated = true
@@ -218,7 +217,7 @@ export const start = <Input>(method: KillMethod<Input>, settings: KillSettings, 
     for (const entry of entries.values()) {
       if (entry.last === undefined) continue
       if (entry.last === "SIGKILL") killed++
-      stopped.push({ ...entry.found, command: entry.command ?? "?", signal: entry.last })
+      stopped.push({ ...entry.found, command: entry.command, signal: entry.last })
     }
     return {
       proven,
@@ -297,7 +296,9 @@ export const start = <Input>(method: KillMethod<Input>, settings: KillSettings, 
   const claims = method.claims
   const strike = claims === undefined ? undefined : (stat: ProcessStat) => {
     const found = claims(stat)
-    if (found !== undefined && method.signal(found, ["SIGKILL"])) sent(entryFor(found), "SIGKILL")
+    if (found === undefined) return
+    const entry = entryFor(found)
+    if (method.signal(found, ["SIGKILL"])) sent(entry, "SIGKILL")
   }
 
   return {

@@ -206,6 +206,43 @@ describe("records, output and errors", () => {
       expect(tags).toEqual(["TaskSubmitted", "TaskStarted", "ProcessStarted", "ProcessExited", "TaskFinished"])
     })))
 
+  it.live("what the kill stopped besides the root is on the record: a leftover background job", () =>
+    provide(Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const events = yield* tm.subscribe
+      const collected = yield* Effect.forkChild(Stream.runCollect(events), { startImmediately: true })
+      const task = yield* tm.submit(exitCodeOf("sleep 500 & sleep 0.2"))
+      const done = yield* tm.await(task.id)
+      expect(done.state).toBe("SUCCESS")
+      const root = done.processes[0]!
+      expect(root.exitCode).toBe(0)
+      expect(root.stopped).toEqual([{ pid: expect.any(Number), command: "sleep 500", signal: "SIGTERM" }])
+      expect(root.escalated).toBe(false)
+      yield* tm.shutdown
+      const stopped = (yield* Fiber.join(collected)).filter((e) => e._tag === "ProcessesStopped")
+      expect(stopped).toEqual([{
+        _tag: "ProcessesStopped",
+        id: task.id,
+        pid: root.pid,
+        stopped: root.stopped,
+        escalated: false,
+        at: expect.any(Number)
+      }])
+    })))
+
+  it.live("a revoke that had to SIGKILL a grandchild says so, besides the shell's own SIGTERM", () =>
+    provide(Effect.gen(function*() {
+      const tm = yield* TaskManager
+      const task = yield* tm.submit(exitCodeOf("sh -c 'trap \"\" TERM; exec sleep 1000' & wait"))
+      yield* eventually(() => withMarker(MARK, marker).length === 2, 5000, "sh and sleep")
+      const done = yield* tm.revoke(task.id)
+      const root = done.processes[0]!
+      expect(root.signal).toBe("SIGTERM")
+      expect(root.escalated).toBe(true)
+      expect(root.stopped).toEqual([{ pid: expect.any(Number), command: "sleep 1000", signal: "SIGKILL" }])
+      expect(withMarker(MARK, marker)).toEqual([])
+    })))
+
   it.live("a missing binary fails the task with the platform error", () =>
     provide(Effect.gen(function*() {
       const tm = yield* TaskManager.TaskManager

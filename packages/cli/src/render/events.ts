@@ -78,6 +78,14 @@ export const make = (options: EventLogOptions): EventLog => {
             line(event.id, event.at, p.dim(`pid ${event.pid} ${signalText(event.signal, event.exitCode)}`))
           ]
         }
+        case "ProcessesStopped": {
+          if (event.stopped.length === 0) return []
+          const n = event.stopped.length
+          const what = event.stopped.map((stopped) =>
+            stopped.signal === "SIGKILL" ? `${stopped.command} (SIGKILL)` : stopped.command
+          )
+          return [line(event.id, event.at, p.dim(`stopped ${n} leftover${n === 1 ? "" : "s"}: ${what.join(", ")}`))]
+        }
         case "TaskFinished": {
           queued.delete(event.id)
           const style = Color.forState(p, event.state)
