@@ -95,7 +95,7 @@ describe.runIf(linux)("Guardian", () => {
       const carriers = cookieCarriers(prefix)
       return carriers.length === 8 && carriers.some((s) => s.ppid === 1) && !running(treeC.pid)
     })
-    await sleep(100) // python has installed its SIGTERM handler
+    await stubborn.ready // python has installed its SIGTERM handler
 
     let pid = 0
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -178,8 +178,9 @@ describe.runIf(linux)("Guardian", () => {
           const tm = yield* TaskManager.TaskManager
           const spawner = yield* ChildProcessSpawner
           const results: Array<string> = []
+          // The guardian's failure is noticed and reported; the spawns after it must not report it again.
+          yield* Effect.promise(() => waitFor("the loss reported", () => warnings.some((w) => w.includes("guardian"))))
           for (let i = 0; i < 3; i++) {
-            yield* Effect.sleep(100) // let the dying guardian's exit be noticed between spawns
             results.push(yield* tm.run(spawner.string(ChildProcess.make("echo", [`run ${i}`]))))
           }
           return results

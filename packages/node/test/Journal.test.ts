@@ -116,7 +116,7 @@ describe("Journal", () => {
         const carriers = cookieCarriers(prefix)
         return carriers.length === 5 && carriers.some((s) => s.ppid === 1) && !running(daemon.pid)
       })
-      await sleep(100) // python has installed its SIGTERM handler
+      await stubborn.ready // python has installed its SIGTERM handler
       const carriersBefore = cookieCarriers(prefix).length
 
       const dead = join(dir, "dead.journal")

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { ProcessIdentity } from "../src/ProcessIdentity.js"
 import type { TreeSpec } from "../src/ProcessTree.js"
@@ -277,17 +277,22 @@ describe("killTree", () => {
       const prefix = freshPrefix()
       const root = spawnProcess("sh", ["-c", "trap '' TERM; sleep 1000"], prefix)
       yield* waitUntil("sleep", () => childrenOf(root.pid).length === 1)
-      const fiber = yield* killTree(specFor(prefix, [root]), { graceful: true, grace: 400 }).pipe(
-        Effect.forkChild({ startImmediately: true })
-      )
-      yield* Effect.sleep(100)
+      // The kill waits on its SIGTERM for as long as the test needs: it escalates only when told to.
+      const escalate = yield* Deferred.make<void>()
+      const fiber = yield* killTree(specFor(prefix, [root]), {
+        graceful: true,
+        grace: Duration.infinity,
+        forced: Deferred.await(escalate)
+      }).pipe(Effect.forkChild({ startImmediately: true }))
       // A new, unrelated-looking process of the task (own session, not a descendant of the root).
       const late = spawnProcess("sh", ["-c", "trap '' TERM; sleep 1000"], prefix)
       yield* waitUntil("late sleep", () => childrenOf(late.pid).length === 1)
       const seen = snapshot(prefix)
       expect(seen.length).toBe(4)
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* Deferred.succeed(escalate, undefined)
       const summary: KillTreeSummary = yield* Fiber.join(fiber)
-      timings.push(`(h) late process during a 400 ms grace: ${summary.durationMillis} ms`)
+      timings.push(`(h) late process during the SIGTERM phase: ${summary.durationMillis} ms`)
       expect(summary).toMatchObject({ signalled: 4, killed: 4, escalated: true, survivors: [] })
       expect(stillRunning(seen)).toEqual([])
       expect(cookiePids(prefix)).toEqual([])
