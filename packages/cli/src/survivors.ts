@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { ProcessIdentity, ProcessTable, TaskProcesses } from "@effect-tasks/node"
+import { ProcessIdentity, TaskCookie } from "@effect-tasks/node"
 import { readFileSync } from "node:fs"
 
 /** A process still alive, with its command line and how it was recognised. */
@@ -17,7 +17,7 @@ export interface Survivor {
 }
 
 /** The cookie prefix of every task process this Node process starts (`<pid>-<random>/`). */
-export const cookiePrefix = (): string => TaskProcesses.instancePrefix
+export const cookiePrefix = (): string => TaskCookie.instancePrefix
 
 /** The command line of a process (`/proc/<pid>/cmdline`, NULs as spaces), or "?" if unreadable. */
 export const commandLine = (pid: number): string => {
@@ -39,28 +39,19 @@ export interface FindOptions {
   readonly since: number
 }
 
-/** Every live process of the run, from one snapshot of the process table. */
+/** Every live process of the run: the carriers of the cookie (one walk of /proc), then the recorded pids. */
 export const find = (options: FindOptions): Array<Survivor> => {
   const prefix = options.prefix ?? cookiePrefix()
-  const table = ProcessTable.readProcessTable()
   const found = new Map<number, Survivor>()
-  const alive = (pid: number) => {
-    const stat = table.get(pid)
-    return stat !== undefined && !ProcessIdentity.isDeadState(stat.state) && pid !== process.pid
-  }
-  for (const stat of table.values()) {
-    if (!alive(stat.pid)) continue
-    const cookie = ProcessTable.readEnvironCookie(stat.pid, ProcessTable.COOKIE_VARIABLE)
-    if (cookie !== undefined && cookie.startsWith(prefix)) {
-      found.set(stat.pid, { pid: stat.pid, command: commandLine(stat.pid), via: "cookie" })
-    }
+  for (const carrier of TaskCookie.carriers(prefix)) {
+    found.set(carrier.pid, { pid: carrier.pid, command: commandLine(carrier.pid), via: "cookie" })
   }
   for (const pid of options.pids) {
-    if (found.has(pid) || !alive(pid)) continue
-    const stat = table.get(pid)!
-    const cookie = ProcessTable.readEnvironCookie(pid, ProcessTable.COOKIE_VARIABLE)
+    if (found.has(pid) || pid === process.pid) continue
+    const identity = ProcessIdentity.readIdentity(pid)
+    if (identity === undefined || !ProcessIdentity.isAlive(identity)) continue
     // A recorded pid with someone else's cookie, or older than the run, was reused: not ours.
-    if (cookie === undefined && stat.startTime >= options.since) {
+    if (TaskCookie.of(pid) === undefined && identity.startTime >= options.since) {
       found.set(pid, { pid, command: commandLine(pid), via: "pid" })
     }
   }

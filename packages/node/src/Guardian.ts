@@ -27,11 +27,12 @@ import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import * as Journal from "./Journal.js"
-import { CLOSE_LINE, encodeCleaned, encodeStarted } from "./Leftovers.js"
-import { readIdentity } from "./ProcessIdentity.js"
-import { COOKIE_VARIABLE } from "./ProcessTable.js"
-import { ProcessObserver, type ProcessObserverShape } from "./TaskProcesses.js"
+import * as Journal from "./internal/JournalFile.js"
+import { CLOSE_LINE, encodeCleaned, encodeStarted } from "./internal/Leftovers.js"
+import { readIdentity } from "./internal/ProcessIdentity.js"
+import { COOKIE_VARIABLE } from "./internal/ProcessTable.js"
+import { ProcessObserver, type ProcessObserverShape } from "./internal/TaskProcesses.js"
+import * as JournalReap from "./Journal.js"
 
 /**
  * The built guardian entry point this module would start, or `undefined` if it is not there. From `dist/` it is
@@ -39,9 +40,10 @@ import { ProcessObserver, type ProcessObserverShape } from "./TaskProcesses.js"
  * `../dist/guardian-main.js`, so the package must have been built.
  *
  * @since 0.1.0
+ * @category configuration
  */
 export const defaultEntry = (): string | undefined => {
-  const relative = import.meta.url.endsWith(".ts") ? "../dist/guardian-main.js" : "./guardian-main.js"
+  const relative = import.meta.url.endsWith(".ts") ? "../dist/internal/guardian-main.js" : "./internal/guardian-main.js"
   const path = fileURLToPath(new URL(relative, import.meta.url))
   return existsSync(path) ? path : undefined
 }
@@ -55,6 +57,7 @@ export const defaultEntry = (): string | undefined => {
  * - `onLost`: called once if the guardian exits (or cannot be started) while the host still needs it.
  *
  * @since 0.1.0
+ * @category configuration
  */
 export interface GuardianOptions {
   readonly grace?: Duration.Input | undefined
@@ -67,6 +70,7 @@ export interface GuardianOptions {
  * A guardian could not be started (no built entry, or `spawn` failed).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class GuardianUnavailable extends Schema.TaggedError<GuardianUnavailable>()("GuardianUnavailable", {
   reason: Schema.String
@@ -82,6 +86,7 @@ export class GuardianUnavailable extends Schema.TaggedError<GuardianUnavailable>
  * the guardian to exit. `start` closes it when its scope closes.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Guardian {
   readonly pid: number
@@ -114,6 +119,7 @@ const guardianEnv = (): NodeJS.ProcessEnv => {
  * the scope closes. The child is `unref`ed: it never keeps the host alive.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, GuardianUnavailable, Scope.Scope> =>
   Effect.acquireRelease(
@@ -203,6 +209,7 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
  * applications that ship `guardian-main.js` elsewhere).
  *
  * @since 0.1.0
+ * @category configuration
  */
 export interface HostDeathConfig {
   readonly guardian?: boolean | undefined
@@ -222,6 +229,7 @@ const cappedGrace = (grace: Duration.Input | undefined): number =>
  * manager that depends on it has shut down) ends the guardian and removes the journal if nothing is left.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
   Layer.effect(
@@ -240,7 +248,7 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
 
       let journal: Journal.JournalWriter | undefined
       if (useJournal) {
-        const report = yield* Journal.reap(stateDirectory, { grace })
+        const report = yield* JournalReap.reap(stateDirectory, { grace })
         const found = report.journals.reduce((n, journal) => n + journal.found.length, 0)
         if (found > 0) {
           yield* Effect.logWarning(

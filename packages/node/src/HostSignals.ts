@@ -50,6 +50,7 @@ import { constants } from "node:os"
  *   again to force").
  *
  * @since 0.1.0
+ * @category configuration
  */
 export interface HostSignalsOptions {
   readonly signals?: ReadonlyArray<NodeJS.Signals> | undefined
@@ -71,6 +72,7 @@ const exitCode = (signal: NodeJS.Signals): number => 128 + (constants.signals[si
  * manager is shut down (gracefully; a signal during that wait still forces it) and the handlers are removed.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const install = (
   options: HostSignalsOptions = {}
@@ -135,6 +137,7 @@ export const install = (
  * that it is released, and the handlers removed, only after the manager has shut down).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: HostSignalsOptions = {}): Layer.Layer<never, never, TaskManager.TaskManager> =>
   Layer.effectDiscard(install(options))

@@ -1,7 +1,6 @@
 /**
- * The task manager for Node: core's `TaskManager`, plus a `ChildProcessSpawner` (and the
- * `FileSystem` and `Path` it needs) under which every process a task starts belongs to the task
- * and never outlives it.
+ * The task manager for Node: core's `TaskManager`, plus a `ChildProcessSpawner` (and the `FileSystem` and
+ * `Path` it needs) under which every process a task starts belongs to the task and never outlives it.
  *
  * ```ts
  * import { TaskManager } from "@effect-tasks/core"
@@ -11,8 +10,34 @@
  *
  * const program = Effect.gen(function*() {
  *   const tm = yield* TaskManager.TaskManager
- *   const task = yield* tm.submit(ChildProcess.make("make", ["build"]).pipe(Effect.flatMap((h) => h.exitCode), Effect.scoped))
+ *   const task = yield* tm.submit(Effect.scoped(Effect.flatMap(ChildProcess.make("make", ["build"]), (h) => h.exitCode)))
  *   yield* tm.revoke(task.id) // SIGTERM to make and everything it started, SIGKILL after the grace period
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(NodeTaskManager.layer)))
+ * ```
+ *
+ * Ownership does not depend on the caller's layers: the manager gives every task's fiber its task-aware
+ * spawner on top of whatever the submitter provided, so a plain `NodeServices.layer` provided closer to the
+ * program still spawns owned processes inside tasks. Resolve the spawner inside the task (`ChildProcess.make`,
+ * `ChildProcessSpawner.use`, `yield* ChildProcessSpawner` in the submitted effect): a spawner object resolved
+ * outside and captured in a closure is whatever the submitter had. Code that deliberately escapes a task, a
+ * process meant to outlive it, provides a spawner of its own inside the task's effect, which wins:
+ *
+ * ```ts
+ * import { TaskManager } from "@effect-tasks/core"
+ * import { NodeTaskManager } from "@effect-tasks/node"
+ * import * as NodeServices from "@effect/platform-node/NodeServices"
+ * import { Effect } from "effect"
+ * import { ChildProcess } from "effect/process"
+ *
+ * const detached = Effect.gen(function*() {
+ *   const handle = yield* ChildProcess.make("my-daemon", { detached: true })
+ *   yield* handle.unref
+ * }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)) // not the task's: the daemon outlives the task
+ *
+ * const program = Effect.gen(function*() {
+ *   const tm = yield* TaskManager.TaskManager
+ *   yield* tm.run(detached)
  * })
  * Effect.runPromise(program.pipe(Effect.provide(NodeTaskManager.layer)))
  * ```
@@ -30,10 +55,16 @@ import * as Layer from "effect/Layer"
 import type { Path } from "effect/Path"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Guardian from "./Guardian.js"
-import * as TaskProcesses from "./TaskProcesses.js"
-import * as TaskSpawner from "./TaskSpawner.js"
+import * as TaskProcesses from "./internal/TaskProcesses.js"
+import * as TaskSpawner from "./internal/TaskSpawner.js"
+import type { ProcessIdentity } from "./ProcessIdentity.js"
 
-/** Core's settings (`grace`, `outputTail`, `retain`, `concurrency`, ...) plus the process settings. */
+/**
+ * Core's settings (`grace`, `outputTail`, `retain`, `concurrency`, ...) plus the process settings.
+ *
+ * @since 0.1.0
+ * @category configuration
+ */
 export interface NodeTaskManagerConfig extends TaskManager.TaskManagerConfig, TaskSpawner.TaskSpawnerConfig {
   /**
    * Start a guardian process that kills what the tasks still own if this process dies without shutting the
@@ -50,10 +81,21 @@ export interface NodeTaskManagerConfig extends TaskManager.TaskManagerConfig, Ta
   readonly stateDirectory?: string | undefined
 }
 
-/** What the Node layer provides. */
+/**
+ * What the Node layer provides.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type NodeTaskManagerServices = TaskManager.TaskManager | ChildProcessSpawner | FileSystem | Path
 
-/** A Node task manager with the given settings; closing the layer shuts it down (and kills what tasks started). */
+/**
+ * A Node task manager with the given settings; closing the layer shuts it down (and kills what tasks started).
+ * The guardian and the journal are on unless `guardian: false`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeTaskManagerServices> => {
   const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
   const spawner = TaskSpawner.layer(config).pipe(
@@ -82,8 +124,35 @@ export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeT
 /**
  * A Node task manager with default settings: grace 5 s, 64 KiB output tail per stream, 1000 finished tasks kept,
  * a guardian and a journal in the default state directory.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<NodeTaskManagerServices> = layerWith()
 
-/** Attaches a process started some other way (by pid) to the current task, so it dies with the task. */
-export const attach = TaskProcesses.attach
+/**
+ * Attaches a process started some other way (by pid) to the current task, so that it dies with the task: it is
+ * recorded on the task and killed, with its group, session and subtree, when the task ends. Fails with
+ * `ProcessNotFound` if no live process has that pid.
+ *
+ * @since 0.1.0
+ * @category processes
+ */
+export const attach: (pid: number) => Effect.Effect<ProcessIdentity, ProcessNotFound, TaskContext.TaskContext> =
+  TaskProcesses.attach
+
+/**
+ * No live process has this pid (it never existed, or it has already exited).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ProcessNotFound = TaskProcesses.ProcessNotFound
+
+/**
+ * The error type of `attach` (see the `ProcessNotFound` constructor).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProcessNotFound = TaskProcesses.ProcessNotFound

@@ -3,17 +3,59 @@
  *
  * @since 0.1.0
  */
+
+/**
+ * A helper process per manager that kills what the tasks still own when the host dies without shutting down.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as Guardian from "./Guardian.js"
+
+/**
+ * SIGINT, SIGTERM and SIGHUP shut the task manager down gracefully; a second signal forces it.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as HostSignals from "./HostSignals.js"
+
+/**
+ * A journal of live task processes in a state directory, and `reap` for the leftovers of dead instances.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as Journal from "./Journal.js"
-export * as KillEngine from "./KillEngine.js"
-export * as Leftovers from "./Leftovers.js"
+
+/**
+ * The task manager for Node: every process a task starts belongs to the task and never outlives it.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as NodeTaskManager from "./NodeTaskManager.js"
-export * as OutputTee from "./OutputTee.js"
+
+/**
+ * The signal that killed a process, from the error `handle.exitCode` fails with.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as ProcessExit from "./ProcessExit.js"
+
+/**
+ * A process by pid and start time, so that a recycled pid is never mistaken for it.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
 export * as ProcessIdentity from "./ProcessIdentity.js"
-export * as ProcessTable from "./ProcessTable.js"
-export * as ProcessTree from "./ProcessTree.js"
-export * as TaskProcesses from "./TaskProcesses.js"
-export * as TaskSpawner from "./TaskSpawner.js"
-export * as TreeKill from "./TreeKill.js"
+
+/**
+ * The environment cookie every task process carries, and the live processes that carry one.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TaskCookie from "./TaskCookie.js"

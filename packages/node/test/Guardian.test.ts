@@ -3,7 +3,7 @@
  * its pipe closes (and what it must not), how it reports that it cannot start, and what it costs.
  */
 import { TaskManager } from "@effect-tasks/core"
-import { Guardian, Leftovers, NodeTaskManager, TaskProcesses } from "@effect-tasks/node"
+import { Guardian, NodeTaskManager } from "@effect-tasks/node"
 import { Effect, Layer, Logger } from "effect"
 import { ChildProcess } from "effect/process"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
@@ -11,6 +11,8 @@ import { spawn } from "node:child_process"
 import { readFileSync, readlinkSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
+import * as Leftovers from "../src/internal/Leftovers.js"
+import * as TaskProcesses from "../src/internal/TaskProcesses.js"
 import {
   aliveAs,
   cookieCarriers,

@@ -2,13 +2,15 @@
  * The journal: what it writes, how it replays, and what `reap` does with each kind of journal it finds, on real
  * processes (the leftovers are spawned here with a cookie; a recycled pid is forged with a wrong start time).
  */
-import { Journal, Leftovers } from "@effect-tasks/node"
+import { Journal } from "@effect-tasks/node"
 import { Effect } from "effect"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { homedir, hostname } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
+import * as JournalFile from "../src/internal/JournalFile.js"
+import * as Leftovers from "../src/internal/Leftovers.js"
 import {
   aliveAs,
   cookieCarriers,
@@ -59,7 +61,7 @@ describe("Journal", () => {
 
   it("records, replays (spawn and task prefixes), ignores a torn line, and is removed when closed empty", () => {
     const dir = tempStateDirectory()
-    const journal = Journal.open(join(dir, "nested"))
+    const journal = JournalFile.open(join(dir, "nested"))
     journal.started({ pid: 10, startTime: 100 }, "i/1/1/")
     journal.started({ pid: 11, startTime: 101 }, "i/1/2/")
     journal.started({ pid: 12, startTime: 102 }, "i/2/3/")
@@ -68,7 +70,7 @@ describe("Journal", () => {
     journal.cleaned("i/1/2/")
     journal.cleaned("i/2/")
     writeFileSync(journal.file, "{\"type\":\"started\",\"pid\":99,\"sta", { flag: "a" })
-    const contents = Journal.read(journal.file)!
+    const contents = JournalFile.read(journal.file)!
     expect(contents.header.host.pid).toBe(process.pid)
     expect(contents.header.hostname).toBe(hostname())
     expect(contents.live.entries()).toEqual([
@@ -82,7 +84,7 @@ describe("Journal", () => {
 
   it("keeps a journal closed with live trees, and compacts as it grows", () => {
     const dir = tempStateDirectory()
-    const journal = Journal.open(dir, { compactAfter: 16 })
+    const journal = JournalFile.open(dir, { compactAfter: 16 })
     for (let i = 0; i < 1000; i++) {
       journal.started({ pid: 1000 + i, startTime: i }, `c/${i}/${i}/`)
       if (i % 10 !== 0) journal.cleaned(`c/${i}/`)
@@ -91,7 +93,7 @@ describe("Journal", () => {
     const lines = readFileSync(journal.file, "utf8").trim().split("\n")
     // 100 live trees; compaction keeps the file near that instead of 1900 records.
     expect(lines.length).toBeLessThan(500)
-    const live = Journal.read(journal.file)!.live
+    const live = JournalFile.read(journal.file)!.live
     expect(live.size).toBe(100)
     expect(live.entries()[0]).toEqual({ cookie: "c/0/0/", roots: [{ pid: 1000, startTime: 0 }] })
   })

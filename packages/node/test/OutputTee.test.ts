@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import { PassThrough } from "node:stream"
-import * as OutputTee from "../src/OutputTee.js"
+import * as OutputTee from "../src/internal/OutputTee.js"
 
 const text = (chunks: Iterable<Uint8Array>) => Array.from(chunks, (c) => new TextDecoder().decode(c)).join("")
 const toError = (cause: unknown) =>

@@ -8,9 +8,9 @@ import {
   signalGroupIfSame,
   signalIfSame,
   startTimeNow
-} from "../src/ProcessIdentity.js"
-import { processesWithCookie, readEnvironCookie, readProcessTable } from "../src/ProcessTable.js"
-import { type Caller, currentCaller, discoverTree, findTree, type TreeSpec } from "../src/ProcessTree.js"
+} from "../src/internal/ProcessIdentity.js"
+import { processesWithCookie, readEnvironCookie, readProcessTable } from "../src/internal/ProcessTable.js"
+import { type Caller, currentCaller, discoverTree, findTree, type TreeSpec } from "../src/internal/ProcessTree.js"
 import {
   awaitExit,
   childrenOf,

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import type { ProcessIdentity } from "../src/ProcessIdentity.js"
-import type { TreeSpec } from "../src/ProcessTree.js"
-import { killTree, type KillTreeOptions, type KillTreeSummary } from "../src/TreeKill.js"
+import type { ProcessIdentity } from "../src/internal/ProcessIdentity.js"
+import type { TreeSpec } from "../src/internal/ProcessTree.js"
+import { killTree, type KillTreeOptions, type KillTreeSummary } from "../src/internal/TreeKill.js"
 import {
   awaitExit,
   awaitReady,
