@@ -29,7 +29,7 @@ import {
   readStat,
   signalGroupIfSame,
   signalIfSame,
-  startTimeNow
+  ticksNow
 } from "./ProcessIdentity.js"
 import { cookieOf, type Snapshot } from "./ProcessTable.js"
 import { currentCaller, discoverTree, type TreeRelation, type TreeSpec } from "./ProcessTree.js"
@@ -257,7 +257,7 @@ export const start = <Input>(method: KillMethod<Input>, settings: KillSettings, 
     const signals: ReadonlyArray<NodeJS.Signals> = kill ? ["SIGKILL"] : [termSignal, "SIGCONT"]
     const signal = signals[0]!
     let signalled = false
-    const tick = kill || alive.length === 0 ? 0 : startTimeNow()
+    const tick = kill || alive.length === 0 ? 0 : ticksNow()
     const reached = alive.length === 0
       ? new Map<number, ReadonlyArray<Found>>()
       : method.signalGroups(alive, signals, (pgid) => !kill && groupSignalledAt.has(pgid))

@@ -315,3 +315,26 @@ export const startTimeNow = (): number => {
   }
   return Math.floor(Date.now() / 1000)
 }
+
+const calibration: { readonly offset: number } | undefined = (() => {
+  if (!hasProcFs) return undefined
+  try {
+    const seconds = Number(readProcText("/proc/uptime").split(" ")[0])
+    // Read after the uptime, so the estimate never runs ahead of the kernel's clock.
+    const at = performance.now()
+    return Number.isFinite(seconds) ? { offset: Math.floor(seconds * 100) - at / 10 } : undefined
+  } catch {
+    return undefined
+  }
+})()
+
+/**
+ * `startTimeNow` without a read of `/proc/uptime`: the monotonic clock against one reading taken when this module
+ * loaded. It never runs ahead of `startTimeNow` (it lags by under a tick, and by the time the machine spent
+ * suspended), which is the safe side for every use here: a task's earliest possible start (more processes are
+ * examined, never fewer), a root's exit tick (fewer processes prove a group is still the root's, never more).
+ *
+ * @since 0.1.0
+ */
+export const ticksNow = (): number =>
+  calibration === undefined ? startTimeNow() : Math.floor(performance.now() / 10 + calibration.offset)

@@ -96,7 +96,8 @@ export interface Caller {
  * @since 0.1.0
  */
 export const currentCaller = (table: ProcessTable): Caller => {
-  const self = table.get(process.pid) ?? readStat(process.pid)
+  const self = table.get(process.pid) ?? selfStat()
+  if (table.has(process.pid)) lastSelf = self
   const ancestors = new Set<number>()
   let pid = self?.ppid ?? process.ppid
   while (pid > 1 && !ancestors.has(pid)) {
@@ -108,6 +109,13 @@ export const currentCaller = (table: ProcessTable): Caller => {
   if (process.ppid > 1) ancestors.add(process.ppid)
   return { pid: process.pid, pgid: self?.pgid ?? process.pid, sid: self?.sid ?? -1, ancestors }
 }
+
+/**
+ * This process's own stat, as last read: its group and session change only if it calls `setpgid` or `setsid`,
+ * which Node does not expose, so a table that does not hold it (a range snapshot) need not read it again.
+ */
+let lastSelf: ProcessStat | undefined
+const selfStat = (): ProcessStat | undefined => lastSelf ??= readStat(process.pid)
 
 /**
  * Optional inputs of `discoverTree`, for tests and for callers that already hold the data.

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { KillSummary } from "./KillEngine.js"
-import { type ProcessIdentity, readIdentity, startTimeNow } from "./ProcessIdentity.js"
+import { type ProcessIdentity, readIdentity, ticksNow } from "./ProcessIdentity.js"
 import { COOKIE_VARIABLE } from "./ProcessTable.js"
 import type { TreeRoot, TreeSpec } from "./ProcessTree.js"
 import { killTree, killTrees } from "./TreeKill.js"
@@ -158,7 +158,7 @@ export const forTask = (task: TaskContext.TaskContextShape): Effect.Effect<TaskP
     const created: TaskProcesses = {
       roots: [],
       prefix: `${instance}/${++taskSeq}/`,
-      minStartTime: startTimeNow(),
+      minStartTime: ticksNow(),
       origin: undefined,
       open: new Set(),
       attached: [],

@@ -58,7 +58,7 @@ import * as NodeChildProcess from "node:child_process"
 import { PassThrough, type Readable, type Writable } from "node:stream"
 import * as ProcessExit from "../ProcessExit.js"
 import * as OutputTee from "./OutputTee.js"
-import { readIdentity, startTimeNow } from "./ProcessIdentity.js"
+import { readIdentity, ticksNow } from "./ProcessIdentity.js"
 import { COOKIE_VARIABLE, readForkCount } from "./ProcessTable.js"
 import type { TreeSpec } from "./ProcessTree.js"
 import * as TaskProcesses from "./TaskProcesses.js"
@@ -128,13 +128,16 @@ const findNulCharacter = (command: ChildProcess.StandardCommand): string | undef
   return undefined
 }
 
-/** The command's environment plus the cookie; without `env` the child inherits ours (gotcha 8). */
+/**
+ * The command's environment plus the cookie; without `env` the child inherits ours (gotcha 8). Ours is inherited
+ * through the prototype rather than copied: Node passes a spawn's inherited `env` keys on deliberately, and an
+ * own key set to `undefined` removes one.
+ */
 const environment = (options: ChildProcess.CommandOptions, cookie: string): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = options.env === undefined || options.extendEnv === true ? { ...process.env } : {}
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key]
-    else env[key] = unwrap(value)
-  }
+  const env: NodeJS.ProcessEnv = options.env === undefined || options.extendEnv === true
+    ? Object.create(process.env)
+    : {}
+  for (const [key, value] of Object.entries(options.env ?? {})) env[key] = value === undefined ? undefined : unwrap(value)
   env[COOKIE_VARIABLE] = cookie
   return env
 }
@@ -259,6 +262,14 @@ export const make = (
       const observer = yield* TaskProcesses.ProcessObserver
       return yield* Effect.uninterruptible(Effect.gen(function*() {
         const exit = Deferred.makeUnsafe<readonly [code: number | null, signal: NodeJS.Signals | null]>()
+        // Ends still awaited before the spawn is over: Node's exit event and each piped stream's end.
+        let pending = 1
+        let settle = () => {}
+        const settled = () => pending === 0
+        const done = () => {
+          pending--
+          settle()
+        }
         // Spawned and registered in one synchronous step: no fiber switch can fall between the process's
         // birth and the task knowing it, so a revoke always finds it, and its identity is read before Node can
         // reap it (the pid cannot be anyone else's yet).
@@ -268,7 +279,7 @@ export const make = (
         >((resume) => {
           const cookie = `${owned.prefix}${++owned.spawns}/`
           const env = environment(options, cookie)
-          const minStartTime = startTimeNow()
+          const minStartTime = ticksNow()
           const forks = readForkCount()
           let child: NodeChildProcess.ChildProcess
           try {
@@ -307,9 +318,10 @@ export const make = (
           child.once("exit", (code, signal) => {
             // Born more than a tick before this, a process in the root's group was born while the root held
             // its pid (see `ProcessTree.TreeRoot`).
-            root.exitTick = startTimeNow()
+            root.exitTick = ticksNow()
             task.endProcessUnsafe(pid, code !== null ? { exitCode: code } : { signal: signal ?? "unknown" })
             Deferred.doneUnsafe(exit, Exit.succeed([code, signal] as const))
+            done()
           })
           resume(Effect.succeed({ child, spawn }))
         })
@@ -318,6 +330,7 @@ export const make = (
 
         const tee = (readable: Readable | null, stream: "stdout" | "stderr") => {
           if (readable === null) return undefined
+          pending++
           const decoder = new TextDecoder()
           return OutputTee.make(
             readable,
@@ -329,6 +342,7 @@ export const make = (
               // What a truncated last character leaves is U+FFFD, as Effect's own decoding gives.
               const text = decoder.decode()
               if (text.length > 0) task.outputUnsafe(pid, stream, text)
+              done()
             },
             replayBytes,
             (error) => platformError(`fromReadable(${stream})`, error, command)
@@ -420,12 +434,17 @@ export const make = (
             ),
             // The tree is dead, so the pipes end at once: wait for the last bytes and the exit record (bounded:
             // a process outside the tree may hold a pipe).
-            Effect.andThen(
-              Effect.all([Deferred.await(exit), stdoutTee?.ended ?? Effect.void, stderrTee?.ended ?? Effect.void], {
-                concurrency: "unbounded",
-                discard: true
-              }).pipe(Effect.timeoutOption(Duration.seconds(1)))
-            ),
+            Effect.andThen(Effect.suspend(() =>
+              settled() ? Effect.void : Effect.callback<void>((resume) => {
+                const timer = setTimeout(() => resume(Effect.void), 1_000)
+                settle = () => {
+                  if (!settled()) return
+                  clearTimeout(timer)
+                  resume(Effect.void)
+                }
+                return Effect.sync(() => clearTimeout(timer))
+              })
+            )),
             Effect.andThen(Effect.sync(() => {
               child.stdout?.destroy()
               child.stderr?.destroy()

@@ -126,65 +126,80 @@ const toMillis = (input: Duration.Input | undefined, fallback: number): number =
   return Duration.isFinite(duration) ? Math.max(0, Duration.toMillis(duration)) : Number.POSITIVE_INFINITY
 }
 
+const settingsOf = (options: KillTreeOptions): KillEngine.KillSettings => ({
+  graceMillis: options.graceful ? toMillis(options.grace, 0) : 0,
+  termSignal: options.termSignal,
+  killTimeoutMillis: toMillis(options.killTimeout, 10_000),
+  pollMillis: toMillis(options.pollInterval, 1),
+  maxPollMillis: toMillis(options.maxPollInterval, 50)
+})
+
+const drive = Effect.fn("TreeKill.killTrees")(function*(
+  kill: KillEngine.Kill<Snapshot>,
+  origin: Origin | undefined,
+  first: { readonly step: KillEngine.Step; readonly notBefore: number } | undefined,
+  options: KillTreeOptions
+) {
+  const forcedSignal = yield* Deferred.make<void>()
+  const forcedFiber = options.graceful && options.forced !== undefined
+    ? yield* options.forced.pipe(
+      Effect.exit,
+      Effect.andThen(Effect.sync(() => kill.force())),
+      Effect.andThen(Deferred.succeed(forcedSignal, undefined)),
+      Effect.forkChild({ startImmediately: true })
+    )
+    : undefined
+
+  // Real time (not the Effect clock): each look must be newer than this kill's start, than its last signals
+  // and than the look before it, so liveness is never judged from a table older than its own signals.
+  let notBefore = first?.notBefore ?? performance.now()
+  let step = first?.step
+  const loop = Effect.gen(function*() {
+    while (true) {
+      if (step !== undefined) {
+        if (step._tag === "Done") return step.summary
+        if (step.millis > 0) {
+          yield* forcedFiber === undefined
+            ? Effect.sleep(step.millis)
+            : Effect.raceFirst(Effect.sleep(step.millis), Deferred.await(forcedSignal))
+        }
+      }
+      const snapshot = yield* awaitSnapshot(notBefore, origin, kill.watch())
+      step = kill.step(snapshot, yield* Clock.currentTimeMillis)
+      notBefore = after(snapshot, step)
+    }
+  })
+  return yield* loop.pipe(Effect.ensuring(forcedFiber === undefined ? Effect.void : Fiber.interrupt(forcedFiber)))
+})
+
+/** When the next look may be taken: after this kill's signals, else after the look just used. */
+const after = (snapshot: Snapshot, step: KillEngine.Step): number =>
+  step._tag === "Wait" && step.signalled ? performance.now() : snapshot.takenAt + 0.001
+
 /**
  * Kills every process of the trees described by `specs` and waits until the engine proves them empty (see
  * `KillEngine` for each step, `ProcessTable.Snapshot` for the proof). Safe to call when everything is already
- * dead: it returns after one observation.
+ * dead: it returns after one observation. Trees this process spawned are looked at once, from the pids born since
+ * their roots: when that look proves them empty, the kill returns without a fiber, a span or a turn of the event
+ * loop (a spawn whose process exited and left nothing, the common case).
  *
  * @since 0.1.0
  */
-export const killTrees = Effect.fn("TreeKill.killTrees")(
-  function*(specs: ReadonlyArray<TreeSpec>, options: KillTreeOptions) {
-    const startedAt = yield* Clock.currentTimeMillis
-    const kill = KillEngine.start(KillEngine.procMethod(specs), {
-      graceMillis: options.graceful ? toMillis(options.grace, 0) : 0,
-      termSignal: options.termSignal,
-      killTimeoutMillis: toMillis(options.killTimeout, 10_000),
-      pollMillis: toMillis(options.pollInterval, 1),
-      maxPollMillis: toMillis(options.maxPollInterval, 50)
-    }, startedAt)
+export const killTrees = (
+  specs: ReadonlyArray<TreeSpec>,
+  options: KillTreeOptions
+): Effect.Effect<KillTreeSummary> =>
+  Effect.clockWith((clock) => {
+    const startedAt = clock.currentTimeMillisUnsafe()
+    const kill = KillEngine.start(KillEngine.procMethod(specs), settingsOf(options), startedAt)
     const origin = originOf(specs)
-
-    const forcedSignal = yield* Deferred.make<void>()
-    const forcedFiber = options.graceful && options.forced !== undefined
-      ? yield* options.forced.pipe(
-        Effect.exit,
-        Effect.andThen(Effect.sync(() => kill.force())),
-        Effect.andThen(Deferred.succeed(forcedSignal, undefined)),
-        Effect.forkChild({ startImmediately: true })
-      )
-      : undefined
-
-    // Real time (not the Effect clock): each look must be newer than this kill's start, than its last signals
-    // and than the look before it, so liveness is never judged from a table older than its own signals.
-    let notBefore = performance.now()
-    let step: KillEngine.Step | undefined
-    const stepOn = (snapshot: Snapshot, now: number) => {
-      step = kill.step(snapshot, now)
-      notBefore = step._tag === "Wait" && step.signalled ? performance.now() : snapshot.takenAt + 0.001
-    }
-    // The first look is taken at once when it is cheap (a range of recent pids), so that a spawn whose tree is
-    // already gone returns without waiting for the shared round.
-    const first = origin === undefined ? undefined : reusable(notBefore, origin) ?? takeRangeSnapshot(origin, undefined)
-    if (first !== undefined) stepOn(first, startedAt)
-
-    const loop = Effect.gen(function*() {
-      while (true) {
-        if (step !== undefined) {
-          if (step._tag === "Done") return step.summary
-          if (step.millis > 0) {
-            yield* forcedFiber === undefined
-              ? Effect.sleep(step.millis)
-              : Effect.raceFirst(Effect.sleep(step.millis), Deferred.await(forcedSignal))
-          }
-        }
-        const snapshot = yield* awaitSnapshot(notBefore, origin, kill.watch())
-        stepOn(snapshot, yield* Clock.currentTimeMillis)
-      }
-    })
-    return yield* loop.pipe(Effect.ensuring(forcedFiber === undefined ? Effect.void : Fiber.interrupt(forcedFiber)))
-  }
-)
+    const notBefore = performance.now()
+    const look = origin === undefined ? undefined : reusable(notBefore, origin) ?? takeRangeSnapshot(origin, undefined)
+    if (look === undefined) return drive(kill, origin, undefined, options)
+    const step = kill.step(look, startedAt)
+    if (step._tag === "Done") return Effect.succeed(step.summary)
+    return drive(kill, origin, { step, notBefore: after(look, step) }, options)
+  })
 
 /**
  * `killTrees` for one tree.
