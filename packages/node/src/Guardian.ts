@@ -202,7 +202,7 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
   )
 
 /**
- * What to do when the host dies: `guardian` starts a guardian process; `journal` (default: same as
+ * What to do when the host dies: `guardian` (default `true`) starts a guardian process; `journal` (default: same as
  * `guardian`) records live processes in `stateDirectory` and reaps dead instances' leftovers at start;
  * `stateDirectory` defaults to `Journal.defaultStateDirectory()`; `grace` is the manager's grace, of which the
  * guardian and the reaper use at most one second; `guardianEntry` overrides the guardian script (for bundled
@@ -236,7 +236,7 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
     ProcessObserver,
     Effect.gen(function*() {
       const grace = cappedGrace(config.grace)
-      const useGuardian = config.guardian === true
+      const useGuardian = config.guardian ?? true
       const useJournal = config.journal ?? useGuardian
       const defaultObserver: ProcessObserverShape = yield* ProcessObserver
       if (!useGuardian && !useJournal) return defaultObserver

@@ -194,6 +194,20 @@ describe.runIf(linux)("Guardian", () => {
     }
   })
 
+  it("Guardian.layer on its own starts a guardian and a journal, as NodeTaskManager.layer does (on by default)", async () => {
+    const dir = tempStateDirectory()
+    const guardians = () =>
+      readFileSync(`/proc/self/task/${process.pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)
+        .filter((pid) => readCmdline(pid).includes("guardian-main"))
+    const before = guardians()
+    const during = await Effect.runPromise(
+      Effect.sync(() => guardians().filter((pid) => !before.includes(pid))).pipe(
+        Effect.provide(Guardian.layer({ stateDirectory: dir }))
+      )
+    )
+    expect(during.length).toBe(1)
+  })
+
   it("costs little on the hot path (measured)", async () => {
     const dir = tempStateDirectory()
     const calls = 20_000

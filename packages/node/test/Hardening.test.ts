@@ -11,7 +11,7 @@ import { Deferred, type Duration, Effect, Fiber, Schedule, type Scope, Stream } 
 import { ChildProcess } from "effect/process"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import { type ChildProcess as NodeChild, spawn } from "node:child_process"
-import { readdirSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { beacon, fixture, killNewest, python, running, stat } from "./fixtures/procs.js"
 import { eventually, freshMarker, killMarked, withMarker } from "./helpers.js"
 
@@ -216,6 +216,37 @@ describe("group, session, tree and cookie are always followed (item 4)", () => {
       const since = stat(process.pid)!.startTime
       sessions.push({ sid: root.pid, since })
       expect(yield* neverDuring(200, () => inSession(root.pid, since))).toEqual([])
+    })))
+})
+
+describe("the limit of /proc discovery (documented in processes.md)", () => {
+  it.live("a daemon that clears its environment, starts a session and double-forks escapes; cgroups are the remedy", () =>
+    provide("300 millis")(Effect.gen(function*() {
+      const tm = yield* TaskManager
+      // A unique argument identifies the daemon: env -i leaves no marker and no cookie.
+      const seconds = `1000.${Math.floor(Math.random() * 1e6)}`
+      const script = `env -i setsid sh -c 'sleep ${seconds} & exit 0' & sleep 0.2`
+      const task = yield* tm.submit(Effect.flatMap(ChildProcessSpawner, (s) => s.exitCode(sh(script))))
+      const done = yield* tm.await(task.id)
+      expect(done.state).toBe("SUCCESS")
+      const daemon = () =>
+        readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+          try {
+            return running(pid) && readFileSync(`/proc/${pid}/cmdline`, "latin1") === `sleep\0${seconds}\0`
+          } catch {
+            return false
+          }
+        })
+      const escaped = daemon()
+      try {
+        // No group, session, parent or cookie ties it to the task any more: nothing in /proc can find it.
+        expect(escaped.length).toBe(1)
+        const escapee = stat(escaped[0]!)!
+        expect(escapee.sid).not.toBe(done.processes[0]!.pid)
+        expect(escapee.pgid).not.toBe(done.processes[0]!.pid)
+      } finally {
+        for (const pid of escaped) process.kill(pid, "SIGKILL")
+      }
     })))
 })
 

@@ -137,7 +137,11 @@ const environment = (options: ChildProcess.CommandOptions, cookie: string): Node
   const env: NodeJS.ProcessEnv = options.env === undefined || options.extendEnv === true
     ? Object.create(process.env)
     : {}
-  for (const [key, value] of Object.entries(options.env ?? {})) env[key] = value === undefined ? undefined : unwrap(value)
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    env[key] = value === undefined
+      ? undefined
+      : unwrap(value)
+  }
   env[COOKIE_VARIABLE] = cookie
   return env
 }
