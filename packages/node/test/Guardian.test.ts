@@ -43,6 +43,11 @@ const collectWarnings = () => {
   return { warnings, layer: Logger.layer([logger]) }
 }
 
+/** This process's children that run the guardian script. */
+const guardians = () =>
+  readFileSync(`/proc/self/task/${process.pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)
+    .filter((pid) => readCmdline(pid).includes("guardian-main"))
+
 describe.runIf(linux)("Guardian", () => {
   it("runs in its own session, without the task cookie or NODE_OPTIONS, and exits when the pipe closes", async () => {
     const saved = { cookie: process.env.EFFECT_TASKS_COOKIE, options: process.env.NODE_OPTIONS }
@@ -196,9 +201,6 @@ describe.runIf(linux)("Guardian", () => {
 
   it("Guardian.layer on its own starts a guardian and a journal, as NodeTaskManager.layer does (on by default)", async () => {
     const dir = tempStateDirectory()
-    const guardians = () =>
-      readFileSync(`/proc/self/task/${process.pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)
-        .filter((pid) => readCmdline(pid).includes("guardian-main"))
     const before = guardians()
     const during = await Effect.runPromise(
       Effect.sync(() => guardians().filter((pid) => !before.includes(pid))).pipe(

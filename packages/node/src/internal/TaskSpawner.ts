@@ -268,7 +268,7 @@ export const make = (
         const exit = Deferred.makeUnsafe<readonly [code: number | null, signal: NodeJS.Signals | null]>()
         // Ends still awaited before the spawn is over: Node's exit event and each piped stream's end.
         let pending = 1
-        let settle = () => {}
+        let settle: () => void = ignore
         const settled = () => pending === 0
         const done = () => {
           pending--
