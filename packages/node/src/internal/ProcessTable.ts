@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { execFileSync } from "node:child_process"
-import { readdirSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import {
   hasProcFs,
   isDeadState,
@@ -183,8 +183,11 @@ const pidsBetween = (after: number, to: number): number => to >= after ? to - af
 /** The pid that follows `pid` in the kernel's cyclic order (pid 1 is init and never needs reading). */
 const nextPid = (pid: number): number => pid + 1 >= pidMax ? 2 : pid + 1
 
-/** A range snapshot longer than this is taken as a walk of `/proc` instead, which then costs no more. */
-const maxRange = 8192
+/**
+ * Processes in the last walk of `/proc`. A pid read by number costs about a third of a process in a walk, so a
+ * range more than three times this long is taken as a walk instead.
+ */
+let lastWalkSize = 512
 
 /**
  * Reads the stat of every pid after `after` up to and including `to` into `table`. A pid is read by number, so
@@ -193,7 +196,9 @@ const maxRange = 8192
  */
 const readPids = (table: Map<number, ProcessStat>, after: number, to: number, watch: Watch | undefined): void => {
   for (let pid = nextPid(after), n = pidsBetween(after, to); n > 0; pid = nextPid(pid), n--) {
-    if (table.has(pid)) continue
+    // Most pids of a range were never born or are gone: asking costs a few microseconds, a failed open (an
+    // exception in Node) several times that.
+    if (table.has(pid) || !existsSync(`/proc/${pid}`)) continue
     let text: string
     try {
       text = readProcText(`/proc/${pid}/stat`)
@@ -317,6 +322,7 @@ export const takeSnapshot = (watch?: Watch): Snapshot => {
   const forks = readForkCount()
   const before = readLastPid()
   const table = readProcessTable(watch) as Map<number, ProcessStat>
+  lastWalkSize = Math.max(64, table.size)
   const complete = hasProcFs && completeBirths(table, before, watch)
   return finish(table, takenAt, complete, undefined, forks)
 }
@@ -350,7 +356,7 @@ export const takeRangeSnapshot = (origin: Origin, watch?: Watch): Snapshot | und
   const before = readLastPid()
   if (before === undefined || origin.pid < 2 || origin.pid >= pidMax) return undefined
   const after = origin.pid - 1 < 2 ? pidMax - 1 : origin.pid - 1
-  if (pidsBetween(after, before) > maxRange) return undefined
+  if (pidsBetween(after, before) > 3 * lastWalkSize) return undefined
   const table = new Map<number, ProcessStat>()
   readPids(table, after, before, watch)
   const complete = completeBirths(table, before, watch)
