@@ -10,6 +10,7 @@ import { Effect, Fiber, Scope, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { eventually, freshMarker, isAlive, killMarked, withMarker } from "./helpers.js"
 
 const MARK = "EFFECT_TASKS_TEST_MARK"
@@ -234,7 +235,15 @@ describe("records, output and errors", () => {
     provide(Effect.gen(function*() {
       const tm = yield* TaskManager
       const task = yield* tm.submit(exitCodeOf("sh -c 'trap \"\" TERM; exec sleep 1000' & wait"))
-      yield* eventually(() => withMarker(MARK, marker).length === 2, 5000, "sh and sleep")
+      // The grandchild ignores SIGTERM once it runs sleep (the trap is set before the exec).
+      const sleeping = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "latin1") === "sleep\u00001000\u0000"
+        } catch {
+          return false
+        }
+      }
+      yield* eventually(() => withMarker(MARK, marker).some(sleeping), 5000, "the grandchild's sleep")
       const done = yield* tm.revoke(task.id)
       const root = done.processes[0]!
       expect(root.signal).toBe("SIGTERM")

@@ -164,6 +164,30 @@ export const readStat = (pid: number): ProcessStat | undefined => {
   }
 }
 
+/** `PF_EXITING` in the flags of `/proc/<pid>/stat` (field 9): the process has begun to exit. */
+const exitingFlag = 0x4
+
+/**
+ * Whether a process is the same incarnation and still running, not yet exiting: false once it is gone, reused,
+ * a zombie, or past the start of its exit, when its memory (and so its environment) may already be released
+ * while its state still reads as running (Linux; elsewhere the same as `isAlive`).
+ *
+ * @since 0.1.0
+ */
+export const isRunningNotExiting = (identity: ProcessIdentity): boolean => {
+  if (!hasProcFs) return isAlive(identity)
+  let text: string
+  try {
+    text = readProcText(`/proc/${identity.pid}/stat`)
+  } catch {
+    return false
+  }
+  const stat = parseStat(text)
+  if (stat === undefined || stat.startTime !== identity.startTime || isDeadState(stat.state)) return false
+  const flags = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[6])
+  return Number.isFinite(flags) && (flags & exitingFlag) === 0
+}
+
 /**
  * Reads the identity (pid + start time) of a live process, typically right after spawning it, so that it
  * can later be signalled without risking pid reuse. Returns `undefined` if the process is already gone.

@@ -13,6 +13,7 @@ import { existsSync, readdirSync } from "node:fs"
 import {
   hasProcFs,
   isDeadState,
+  isRunningNotExiting,
   parsePsLine,
   parseStat,
   type ProcessIdentity,
@@ -285,7 +286,8 @@ const provable = readLastPid() !== undefined
 
 /**
  * `readCookieState` of one process incarnation, cached: keyed by identity, so a recycled pid is a different
- * process and is read afresh; an unreadable environment is not cached.
+ * process and is read afresh. An unreadable environment is unknown (`null`) if the process has exited since, and
+ * no cookie if it still lives (read twice, and not cached).
  *
  * @since 0.1.0
  */
@@ -293,10 +295,17 @@ export const cookieOf = (process: ProcessIdentity, name: string): string | undef
   const key = `${process.pid}@${process.startTime}=${name}`
   if (cookieCache.has(key)) return cookieCache.get(key)
   const value = readCookieState(process.pid, name)
-  if (value === null) return null
-  if (cookieCache.size >= 50_000) cookieCache.clear()
-  cookieCache.set(key, value)
-  return value
+  if (value !== null) {
+    if (cookieCache.size >= 50_000) cookieCache.clear()
+    cookieCache.set(key, value)
+    return value
+  }
+  // Gone, a zombie or exiting since the table was taken (an exiting process's memory, its environment with it,
+  // goes before its state changes): whether it carried the cookie is unknown.
+  if (!isRunningNotExiting(process)) return null
+  // Running: another user's process, a kernel thread, an empty environment (`env -i`), or one caught in the
+  // instant of an `execve`, whose environment is briefly unreadable: read once more, and keep nothing.
+  return readCookieState(process.pid, name) ?? undefined
 }
 
 const finish = (

@@ -25,10 +25,10 @@
 import { isDeadState, type ProcessIdentity, type ProcessStat, readStat } from "./ProcessIdentity.js"
 import {
   type Cookie,
+  cookieOf,
   type Origin,
   processesWithCookie,
   type ProcessTable,
-  readCookieState,
   readProcessTable
 } from "./ProcessTable.js"
 
@@ -125,7 +125,10 @@ const selfStat = (): ProcessStat | undefined => lastSelf ??= readStat(process.pi
 export interface DiscoverOptions {
   /** Who is asking (never counted). Defaults to `currentCaller(table)`. */
   readonly caller?: Caller
-  /** How to read another process's cookie (see `ProcessTable.readCookieState`). Defaults to reading it. */
+  /**
+   * How to read another process's cookie: its value, `undefined` for none, `null` when it is unknown (the
+   * process exited since the table was taken). Defaults to `ProcessTable.cookieOf`.
+   */
   readonly readCookie?: (pid: number, name: string) => string | undefined | null
   /**
    * Hears that the result may be incomplete: a process that was alive in the table could no longer say whether
@@ -170,7 +173,8 @@ export const discoverTree = (
   options: DiscoverOptions = {}
 ): Array<TreeMember> => {
   const caller = options.caller ?? currentCaller(table)
-  const readCookie = options.readCookie ?? readCookieState
+  const readCookie = options.readCookie ??
+    ((pid: number, name: string) => cookieOf(table.get(pid) ?? { pid, startTime: -1 }, name))
   const excluded = (stat: ProcessStat) => stat.pid <= 1 || stat.pid === caller.pid || caller.ancestors.has(stat.pid)
 
   const byParent = new Map<number, Array<ProcessStat>>()
@@ -233,11 +237,7 @@ export const discoverTree = (
     // Only processes the relations above did not reach have their environment read.
     const candidates = new Map<number, ProcessStat>()
     for (const stat of table.values()) if (!excluded(stat) && !members.has(stat.pid)) candidates.set(stat.pid, stat)
-    const unreadable = (stat: ProcessStat) => {
-      // Still the same live process (say, another user's): it just keeps its environment to itself.
-      const now = readStat(stat.pid)
-      if (now === undefined || now.startTime !== stat.startTime || isDeadState(now.state)) options.onUncertain?.()
-    }
+    const unreadable = () => options.onUncertain?.()
     for (const pid of processesWithCookie(candidates, cookie, spec.minStartTime, readCookie, unreadable)) {
       add(candidates.get(pid)!, "cookie")
     }
