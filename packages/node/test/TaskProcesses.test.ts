@@ -28,6 +28,15 @@ const sleepMarked = Effect.flatMap(
   (spawner) => spawner.exitCode(ChildProcess.make("sleep", ["1000"], { env: { [MARK]: marker }, extendEnv: true }))
 )
 
+/** Whether `pid` runs `sleep 1000` (an exec'd process, past whatever its shell set up before). */
+const sleeping = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1") === "sleep\u00001000\u0000"
+  } catch {
+    return false
+  }
+}
+
 const python = (code: string) => `python3 -c '${code}'`
 const DOUBLE_FORK = python(
   "import os,time\nif os.fork()==0:\n  os.setsid()\n  if os.fork()==0:\n    time.sleep(1000)\n  os._exit(0)\nos.wait()"
@@ -236,13 +245,6 @@ describe("records, output and errors", () => {
       const tm = yield* TaskManager
       const task = yield* tm.submit(exitCodeOf("sh -c 'trap \"\" TERM; exec sleep 1000' & wait"))
       // The grandchild ignores SIGTERM once it runs sleep (the trap is set before the exec).
-      const sleeping = (pid: number) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, "latin1") === "sleep\u00001000\u0000"
-        } catch {
-          return false
-        }
-      }
       yield* eventually(() => withMarker(MARK, marker).some(sleeping), 5000, "the grandchild's sleep")
       const done = yield* tm.revoke(task.id)
       const root = done.processes[0]!
