@@ -298,6 +298,29 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
       if (guardian === undefined && journal === undefined) return defaultObserver
       const pipe = guardian
       const file = journal
+      // A `started` line is written before the spawn returns, so a host that dies a moment later is covered. The
+      // `cleaned` lines of a turn are written together at its end: a task's cookie covers its spawns', so most
+      // spawns cost one line there instead of two, and a host that dies before then leaves only trees that are
+      // already gone to kill again.
+      let cleaned: Array<string> = []
+      const flush = () => {
+        const cookies = cleaned
+        cleaned = []
+        const all = new Set(cookies)
+        const covered = (cookie: string) => {
+          for (let i = cookie.indexOf("/"); i >= 0 && i < cookie.length - 1; i = cookie.indexOf("/", i + 1)) {
+            if (all.has(cookie.slice(0, i + 1))) return true
+          }
+          return false
+        }
+        const kept = [...all].filter((cookie) => !covered(cookie))
+        if (kept.length === 0) return
+        const text = kept.map(encodeCleaned).join("")
+        pipe?.send(text)
+        file?.cleanedAll(kept, text)
+      }
+      // Runs before the journal closes and the guardian's pipe ends (finalizers run last-in first-out).
+      yield* Effect.addFinalizer(() => Effect.sync(flush))
       const observer: ProcessObserverShape = {
         started: (identity, cookie) => {
           const line = encodeStarted(identity, cookie)
@@ -305,9 +328,7 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
           file?.started(identity, cookie, line)
         },
         cleaned: (cookie) => {
-          const line = encodeCleaned(cookie)
-          pipe?.send(line)
-          file?.cleaned(cookie, line)
+          if (cleaned.push(cookie) === 1) setImmediate(flush)
         }
       }
       return observer

@@ -143,6 +143,8 @@ export interface JournalWriter {
   readonly file: string
   readonly started: (identity: ProcessIdentity, cookie: string, line?: string) => void
   readonly cleaned: (cookie: string, line?: string) => void
+  /** Several `cleaned` records at once; `text` is their encoded lines, written with one `write(2)`. */
+  readonly cleanedAll: (cookies: ReadonlyArray<string>, text: string) => void
   readonly close: () => void
 }
 
@@ -206,13 +208,17 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
     records = started.size
   }
 
-  const append = (line: string, record: LeftoverRecord) => {
+  /** Applies the records to the live index and writes `text` (their lines, in order) with one `write(2)`. */
+  const append = (text: string, batch: ReadonlyArray<{ readonly record: LeftoverRecord; readonly line: string }>) => {
     if (failed || closed) return
-    if (record.type === "started") started.getOrCreate(record.cookie, () => []).push(line)
-    else started.deletePrefix(record.cookie)
+    for (const { line, record } of batch) {
+      if (record.type === "started") started.getOrCreate(record.cookie, () => []).push(line)
+      else started.deletePrefix(record.cookie)
+    }
     try {
-      writeSync(fd, line)
-      if (++records >= compactAfter && records >= 4 * started.size) compact()
+      writeSync(fd, text)
+      records += batch.length
+      if (records >= compactAfter && records >= 4 * started.size) compact()
     } catch (error) {
       fail(error)
     }
@@ -220,14 +226,11 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
 
   return {
     file,
-    started: (identity, cookie, line) =>
-      append(line ?? encodeStarted(identity, cookie), {
-        type: "started",
-        pid: identity.pid,
-        startTime: identity.startTime,
-        cookie
-      }),
-    cleaned: (cookie, line) => append(line ?? encodeCleaned(cookie), { type: "cleaned", cookie }),
+    started: (identity, cookie, line = encodeStarted(identity, cookie)) =>
+      append(line, [{ line, record: { type: "started", pid: identity.pid, startTime: identity.startTime, cookie } }]),
+    cleaned: (cookie, line = encodeCleaned(cookie)) => append(line, [{ line, record: { type: "cleaned", cookie } }]),
+    cleanedAll: (cookies, text) =>
+      append(text, cookies.map((cookie) => ({ line: encodeCleaned(cookie), record: { type: "cleaned", cookie } }))),
     close: () => {
       if (closed) return
       closed = true
