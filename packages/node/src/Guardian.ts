@@ -29,7 +29,7 @@ import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Journal from "./internal/JournalFile.js"
 import { CLOSE_LINE, encodeCleaned, encodeStarted } from "./internal/Leftovers.js"
-import { readIdentity } from "./internal/ProcessIdentity.js"
+import { hasProcFs, readIdentity } from "./internal/ProcessIdentity.js"
 import { COOKIE_VARIABLE } from "./internal/ProcessTable.js"
 import { ProcessObserver, type ProcessObserverShape } from "./internal/TaskProcesses.js"
 import * as JournalReap from "./Journal.js"
@@ -298,12 +298,18 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
       if (guardian === undefined && journal === undefined) return defaultObserver
       const pipe = guardian
       const file = journal
-      // A `started` line is written before the spawn returns, so a host that dies a moment later is covered. The
-      // `cleaned` lines of a turn are written together at its end: a task's cookie covers its spawns', so most
-      // spawns cost one line there instead of two, and a host that dies before then leaves only trees that are
-      // already gone to kill again.
+      // The journal gets a `started` line before the spawn returns, so a host that dies a moment later is covered.
+      // Everything else is written in batches, at most 20 ms late: the `cleaned` lines (a task's cookie covers its
+      // spawns', so most spawns cost one line there instead of two) and, where the guardian also sweeps the dead
+      // host's cookie instance (Linux), the guardian's `started` lines too, so that a burst of spawns wakes the
+      // guardian once instead of once a line. A host that dies before a batch is written leaves only trees that
+      // sweep finds, or trees already gone, to kill.
+      const batchStarted = hasProcFs
+      let pending = ""
       let cleaned: Array<string> = []
+      let scheduled = false
       const flush = () => {
+        scheduled = false
         const cookies = cleaned
         cleaned = []
         const all = new Set(cookies)
@@ -314,21 +320,31 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
           return false
         }
         const kept = [...all].filter((cookie) => !covered(cookie))
-        if (kept.length === 0) return
         const text = kept.map(encodeCleaned).join("")
-        pipe?.send(text)
-        file?.cleanedAll(kept, text)
+        if (kept.length > 0) file?.cleanedAll(kept, text)
+        const lines = pending + text
+        pending = ""
+        if (lines.length > 0) pipe?.send(lines)
+      }
+      const schedule = () => {
+        if (scheduled) return
+        scheduled = true
+        setTimeout(flush, 20).unref()
       }
       // Runs before the journal closes and the guardian's pipe ends (finalizers run last-in first-out).
       yield* Effect.addFinalizer(() => Effect.sync(flush))
       const observer: ProcessObserverShape = {
         started: (identity, cookie) => {
           const line = encodeStarted(identity, cookie)
-          pipe?.send(line)
           file?.started(identity, cookie, line)
+          if (pipe === undefined) return
+          if (!batchStarted) return pipe.send(line)
+          pending += line
+          schedule()
         },
         cleaned: (cookie) => {
-          if (cleaned.push(cookie) === 1) setImmediate(flush)
+          cleaned.push(cookie)
+          schedule()
         }
       }
       return observer
