@@ -23,11 +23,11 @@
  *
  * const program = Effect.gen(function*() {
  *   const tm = yield* TaskManager.TaskManager
- *   yield* tm.run(Effect.never, { name: "server" }) // until a signal shuts the manager down
+ *   yield* tm.submit(Effect.never, { name: "server" })
+ *   return yield* Effect.never
  * })
- * const main = program.pipe(
- *   Effect.provide(HostSignals.layer().pipe(Layer.provideMerge(NodeTaskManager.layerWith({ guardian: true }))))
- * )
+ *
+ * const main = program.pipe(Effect.provide(HostSignals.layer().pipe(Layer.provideMerge(NodeTaskManager.layer))))
  * NodeRuntime.runMain(main)
  * ```
  *
