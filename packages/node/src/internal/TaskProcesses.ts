@@ -114,8 +114,15 @@ const watchdog = (task: TaskContext.TaskContextShape, processes: TaskProcesses) 
     Effect.andThen(Effect.suspend(() => {
       processes.graceOver = true
       // A spawn's own kill, once it runs, escalates on time by itself.
-      const stuck = [...processes.open].filter((spawn) => !spawn.killing).map((spawn) => spawn.spec)
-      return stuck.length === 0 ? Effect.void : killTrees(stuck, { graceful: false, grace: 0 })
+      const stuck = [...processes.open].filter((spawn) => !spawn.killing)
+      if (stuck.length === 0) return Effect.void
+      return Effect.map(killTrees(stuck.map((spawn) => spawn.spec), { graceful: false, grace: 0 }), (summary) => {
+        // Past the grace, this is the revoke's escalation: say so on each spawn it had to kill.
+        stuck.forEach((spawn, index) => {
+          const stopped = summary.stopped.filter((process) => process.spec === index)
+          if (stopped.length > 0) report(task, spawn.root.pid, { ...summary, stopped, escalated: true })
+        })
+      })
     })),
     Effect.ignore
   )
