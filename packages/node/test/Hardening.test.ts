@@ -37,7 +37,8 @@ const marked = (command: string, args: ReadonlyArray<string>) =>
 const sh = (script: string) => marked("sh", ["-c", script])
 
 const provide =
-  (grace: Duration.Input) => <A, E>(effect: Effect.Effect<A, E, TaskManager | ChildProcessSpawner | Scope.Scope>) =>
+  (grace: Duration.Input) =>
+  <A, E>(effect: Effect.Effect<A, E, TaskManager.TaskManager | ChildProcessSpawner | Scope.Scope>) =>
     Effect.provide(Effect.scoped(effect), NodeTaskManager.layerWith({ grace, guardian: false }))
 
 /** Samples `check` every 10 ms for `millis`: a process that hops pids cannot hide from that many looks. */
@@ -96,7 +97,7 @@ describe("a recycled pid never gets a signal (item 2)", () => {
       `an owned child that exited with ${exit}, its pid now a stranger's group: no SIGTERM`,
       () =>
         provide("300 millis")(Effect.gen(function*() {
-          const tm = yield* TaskManager
+          const tm = yield* TaskManager.TaskManager
           // On a busy machine another process may take the freed pid first: then try again with a new child.
           for (let attempt = 1;; attempt++) {
             const exited = yield* Deferred.make<number>()
@@ -138,7 +139,7 @@ describe("a recycled pid never gets a signal (item 2)", () => {
 describe("a kill ends only when the tree is proven empty (item 3)", () => {
   it.live("a SIGTERM-ignoring pid hopper (setsid, fork, exit every 3 ms): revoke returns only once it is gone", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const alive = beacon()
       beacons.push(alive)
       const task = yield* tm.submit(Effect.gen(function*() {
@@ -163,7 +164,7 @@ describe("a kill ends only when the tree is proven empty (item 3)", () => {
 
   it.live("a hopper left behind by a task that succeeded is gone before the task is SUCCESS", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const alive = beacon()
       beacons.push(alive)
       const script = `${python} ${fixture("hopper.py")} 20 ${alive.path} & read line; exit 0`
@@ -184,7 +185,7 @@ describe("a kill ends only when the tree is proven empty (item 3)", () => {
 
   it.live("a fork storm of 400 setsid children converges within the grace plus a small bound", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const storm = "trap '' TERM; i=0; while [ $i -lt 400 ]; do setsid sleep 1000 & i=$((i+1)); done; wait"
       const task = yield* tm.submit(Effect.flatMap(ChildProcessSpawner, (s) => s.exitCode(sh(storm))))
       yield* eventually(() => withMarker(MARK, marker).length >= 401, 20_000, "401 processes")
@@ -198,7 +199,7 @@ describe("a kill ends only when the tree is proven empty (item 3)", () => {
 
   it.live("a storm still forking during the revoke converges too", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const storm = "trap '' TERM; i=0; while [ $i -lt 3000 ]; do setsid sleep 1000 & i=$((i+1)); done; wait"
       const task = yield* tm.submit(Effect.flatMap(ChildProcessSpawner, (s) => s.exitCode(sh(storm))))
       yield* eventually(() => withMarker(MARK, marker).length >= 50, 20_000, "50 processes")
@@ -214,7 +215,7 @@ describe("a kill ends only when the tree is proven empty (item 3)", () => {
 describe("group, session, tree and cookie are always followed (item 4)", () => {
   it.live("a background job that cleared its environment, ignores SIGTERM and outlived its shell", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const script = "env -i sh -c 'trap \"\" TERM; exec sleep 1000' & sleep 0.3; exit 0"
       const task = yield* tm.submit(Effect.flatMap(ChildProcessSpawner, (s) => s.exitCode(sh(script))))
       const done = yield* tm.await(task.id)
@@ -231,7 +232,7 @@ describe("group, session, tree and cookie are always followed (item 4)", () => {
 describe("the limit of /proc discovery (documented in processes.md)", () => {
   it.live("a daemon that clears its environment, starts a session and double-forks escapes; cgroups are the remedy", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       // A unique argument identifies the daemon: env -i leaves no marker and no cookie.
       const seconds = `1000.${Math.floor(Math.random() * 1e6)}`
       const script = `env -i setsid sh -c 'sleep ${seconds} & exit 0' & sleep 0.2`
@@ -262,7 +263,7 @@ describe("the limit of /proc discovery (documented in processes.md)", () => {
 describe("stopped processes (item 5)", () => {
   it.live("a stopped process is continued after SIGTERM and runs its handler", () =>
     provide("5 seconds")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.gen(function*() {
         yield* marked("sh", [fixture("stop-self.sh")])
         return yield* Effect.never
@@ -277,7 +278,7 @@ describe("stopped processes (item 5)", () => {
 
   it.live("a stopped process that ignores SIGTERM still gets SIGKILL after the grace", () =>
     provide("300 millis")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(Effect.gen(function*() {
         yield* sh("trap '' TERM; kill -STOP $$; sleep 1000")
         return yield* Effect.never
@@ -294,7 +295,7 @@ describe("stopped processes (item 5)", () => {
 describe("output", () => {
   it.live("output ending in a truncated UTF-8 sequence ends in U+FFFD, as Effect's own decoding gives", () =>
     provide("1 second")(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* tm.subscribe
       const collected = yield* Effect.forkChild(Stream.runCollect(events), { startImmediately: true })
       // "abc" then the first two bytes of "€" (e2 82 ac), and nothing after.

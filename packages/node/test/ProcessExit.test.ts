@@ -19,7 +19,7 @@ const failure = (exit: Exit.Exit<unknown, unknown>) => Exit.isFailure(exit) ? Ca
 describe("ProcessExit.signalOf", () => {
   it.live("a process a task started: the signal is carried by the error", () =>
     Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       for (const signal of ["KILL", "TERM", "INT"]) {
         const exit = yield* tm.run(killedBy(signal))
         const error = failure(exit)

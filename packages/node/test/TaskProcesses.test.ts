@@ -218,7 +218,7 @@ describe("records, output and errors", () => {
 
   it.live("what the kill stopped besides the root is on the record: a leftover background job", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const events = yield* tm.subscribe
       const collected = yield* Effect.forkChild(Stream.runCollect(events), { startImmediately: true })
       const task = yield* tm.submit(exitCodeOf("sleep 500 & sleep 0.2"))
@@ -242,7 +242,7 @@ describe("records, output and errors", () => {
 
   it.live("a revoke that had to SIGKILL a grandchild says so, besides the shell's own SIGTERM", () =>
     provide(Effect.gen(function*() {
-      const tm = yield* TaskManager
+      const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(exitCodeOf("sh -c 'trap \"\" TERM; exec sleep 1000' & wait"))
       // The grandchild ignores SIGTERM once it runs sleep (the trap is set before the exec).
       yield* eventually(() => withMarker(MARK, marker).some(sleeping), 5000, "the grandchild's sleep")
