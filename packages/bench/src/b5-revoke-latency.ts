@@ -26,6 +26,7 @@ const LABELS = {
 
 export const b5: Benchmark = {
   id: "B5",
+  loadsItself: true,
   title: "revoke latency",
   run: async ({ log }) => {
     const taskRuntime = ManagedRuntime.make(NodeTaskManager.layerWith({}))

@@ -33,6 +33,7 @@ const late = (series: Series | undefined, label: string): Series => {
 
 export const b6: Benchmark = {
   id: "B6",
+  loadsItself: true,
   title: "escalation accuracy",
   run: async ({ log }) => {
     const taskRuntime = ManagedRuntime.make(NodeTaskManager.layerWith({ grace: `${GRACE} millis` }))

@@ -19,6 +19,8 @@ export interface Benchmark {
   readonly id: string
   readonly title: string
   readonly run: (context: RunContext) => Promise<Outcome>
+  /** It measures a quiet half and a loaded half itself, so `--load` leaves it alone (no load on top of load). */
+  readonly loadsItself?: true
 }
 
 /** A table row from a series, optionally with its ratio against a baseline series. */

@@ -74,7 +74,7 @@ const main = async () => {
     log(`${benchmark.id} ${benchmark.title} ...`)
     const loadBefore = loadavg()[0]!
     const started = performance.now()
-    const outcome = loaded
+    const outcome = loaded && benchmark.loadsItself !== true
       ? await withLoad(async (load) => {
         const measured = await benchmark.run({ log })
         return { ...measured, notes: [`Run under load (\`--load\`): ${load.description}.`, ...measured.notes] }
