@@ -140,11 +140,12 @@ export const b4: Benchmark = {
           + ` execa ${perSpawn(viaExeca.stats.median)}.`,
           "Where the time goes (`node --cpu-prof ... dist/diagnose.js cpu B4`, `node dist/diagnose.js floor`):"
           + " after each `true` exits, the spawn's scope closes and the task proves that nothing it started"
-          + " survives: one walk of /proc (the process group, the session, the tree, and the environment cookie"
-          + " of every process started since, for descendants that left with `setsid`). Raw Effect only signals"
-          + " the group and polls it. On top come the fibers of the ownership itself: two output pumps, the"
-          + " exit watcher and the revoke watchdog. The task's own final sweep is skipped when every spawn"
-          + " already killed its tree. Skipping the walk would give up scenarios (d) and (e) of the guarantee.",
+          + " survives. It reads only the pids the kernel handed out since the spawn (bracketed by the pid"
+          + " counter, so a child born meanwhile cannot hide) and checks each one's group, session, parent and"
+          + " environment cookie; when that first look finds the tree empty, the kill returns without a fiber or"
+          + " a turn of the event loop. A range longer than a few walks' worth (a busy machine) is read as a whole"
+          + " /proc walk instead. Raw Effect only signals the group and polls it. One callback waits for the exit"
+          + " and the pipes' ends. Skipping the look would give up scenarios (d) and (e) of the guarantee.",
           ...(hasGuardian ? [] : ["The guardian variant was skipped: `guardian: true` started no helper process."])
         ]
       }
