@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { ProcessExit } from "@effect-tasks/node"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
@@ -57,15 +58,6 @@ export const Command = Job.make("command", {
   error: CommandFailed
 })
 
-const signalOf = (error: unknown): string | undefined => {
-  for (let current: any = error, depth = 0; current != null && depth < 5; depth++) {
-    const found = /signal: '?([A-Z0-9]+)'?/.exec(String(current.message ?? current))?.[1]
-    if (found !== undefined) return found
-    current = current.reason?.cause ?? current.cause
-  }
-  return undefined
-}
-
 /**
  * Runs a command payload (with the environment of the runner, plus `env`) and waits for it to exit.
  *
@@ -81,7 +73,7 @@ export const run = Effect.fn("CommandJob.run")(function*(payload: typeof Command
   })
   const exitCode = yield* spawner.exitCode(child).pipe(
     Effect.mapError((error) => {
-      const signal = signalOf(error)
+      const signal = ProcessExit.signalOf(error)
       return signal === undefined ? new CommandFailed({ reason: error.message }) : new CommandFailed({ signal })
     })
   )

@@ -179,6 +179,13 @@ const contract = (name: string, make: () => Promise<{ fresh: () => Backend; clos
       expect(done.error).toContain("code 3")
     })
 
+    it("a command killed by a signal ends FAILURE naming the signal", async () => {
+      const task = await b.submit(CommandJob.Command, { shell: "kill -KILL $$" })
+      const done = await b.await(task.id)
+      expect(done.state).toBe("FAILURE")
+      expect(done.error).toContain("killed by SIGKILL")
+    })
+
     it("revoke stops a running command and its tree, and records the revocation", async () => {
       const mark = `c${process.pid}x${++marks}`
       const task = await b.submit(CommandJob.Command, { shell: `export ${MARK}=${mark}; sleep 60 & sleep 60; wait` })
