@@ -28,7 +28,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Journal from "./internal/JournalFile.js"
-import { CLOSE_LINE, encodeCleaned, encodeStarted } from "./internal/Leftovers.js"
+import { CLOSE_LINE, encodeCgroup, encodeCgroupRemoved, encodeCleaned, encodeStarted } from "./internal/Leftovers.js"
 import { hasProcFs, readIdentity } from "./internal/ProcessIdentity.js"
 import { COOKIE_VARIABLE } from "./internal/ProcessTable.js"
 import { ProcessObserver, type ProcessObserverShape } from "./internal/TaskProcesses.js"
@@ -345,6 +345,19 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
         cleaned: (cookie) => {
           cleaned.push(cookie)
           schedule()
+        },
+        // Rare (a manager's cgroup, a v1 directory for limits): written at once, after what is pending.
+        cgroupCreated: (dir, path) => {
+          flush()
+          const line = encodeCgroup(dir, path)
+          file?.cgroupCreated(dir, path, line)
+          pipe?.send(line)
+        },
+        cgroupRemoved: (dir) => {
+          flush()
+          const line = encodeCgroupRemoved(dir)
+          file?.cgroupRemoved(dir, line)
+          pipe?.send(line)
         }
       }
       return observer

@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import { readdirSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
+import * as Cgroup from "./internal/Cgroup.js"
 import * as JournalFile from "./internal/JournalFile.js"
 import { killLeftovers, specFor } from "./internal/Leftovers.js"
 import { isAlive, type ProcessIdentity, readStat } from "./internal/ProcessIdentity.js"
@@ -43,7 +44,8 @@ export const defaultStateDirectory: (env?: NodeJS.ProcessEnv) => string = Journa
 
 /**
  * A process found while reaping: where it was found (`via`, see `ProcessTree.TreeRelation`) and the cookie
- * prefix of the recorded tree it belongs to.
+ * prefix of the recorded tree it belongs to (for a process found in a dead manager's cgroup, that cgroup's
+ * directory).
  *
  * @since 0.1.0
  * @category models
@@ -82,6 +84,8 @@ export interface ReapedJournal {
   readonly mismatched: ReadonlyArray<ProcessIdentity>
   readonly survivors: ReadonlyArray<ProcessIdentity>
   readonly removed: boolean
+  /** The cgroups of its host (containment on) that were removed (in a dry run: that would be). */
+  readonly cgroups: ReadonlyArray<string>
 }
 
 /**
@@ -94,6 +98,11 @@ export interface ReapReport {
   readonly stateDirectory: string
   readonly dryRun: boolean
   readonly journals: ReadonlyArray<ReapedJournal>
+  /**
+   * Cgroups of dead managers that no journal named (found by name next to where this process's own managers
+   * make theirs), whose processes were killed and which were removed (in a dry run: would be).
+   */
+  readonly orphanCgroups: ReadonlyArray<string>
   readonly durationMillis: number
 }
 
@@ -108,6 +117,8 @@ export interface ReapOptions {
   readonly grace?: number | undefined
   readonly dryRun?: boolean | undefined
 }
+
+const orphanSpec: TreeSpec = { roots: [], cookie: undefined, minStartTime: 0 }
 
 /**
  * Kills the leftovers of every dead manager instance recorded in `stateDirectory` (see the module comment), in
@@ -133,7 +144,7 @@ export const reapPromise = async (stateDirectory: string, options: ReapOptions =
   for (const name of names) {
     const file = join(stateDirectory, name)
     const contents = JournalFile.read(file)
-    const base = { file, trees: 0, found: [], mismatched: [], survivors: [], removed: false }
+    const base = { file, trees: 0, found: [], mismatched: [], survivors: [], removed: false, cgroups: [] }
     if (contents === undefined) {
       reports.push({ ...base, status: "unreadable", host: undefined })
       continue
@@ -153,9 +164,15 @@ export const reapPromise = async (stateDirectory: string, options: ReapOptions =
       reports.push({ ...common, status: "host-alive" })
     } else {
       const entries = live.entries()
-      // The host is dead: besides the recorded trees, everything carrying its cookie instance is an orphan.
+      // The host is dead: besides the recorded trees, everything carrying its cookie instance is an orphan, and
+      // everything in its cgroups.
       const instances = live.instanceSpecs(header.host.startTime)
-      dead.push({ contents, specStart: specs.length, specCount: entries.length + instances.length })
+      const cgroupSpecs = live.cgroupSpecs()
+      dead.push({
+        contents,
+        specStart: specs.length,
+        specCount: entries.length + instances.length + cgroupSpecs.length
+      })
       for (const entry of entries) {
         specs.push(specFor(entry.cookie, entry.roots))
         cookies.push(entry.cookie)
@@ -164,6 +181,22 @@ export const reapPromise = async (stateDirectory: string, options: ReapOptions =
         specs.push(spec)
         cookies.push(spec.cookie!.prefix)
       }
+      for (const spec of cgroupSpecs) {
+        specs.push(spec)
+        cookies.push(spec.cgroup!.dir)
+      }
+    }
+  }
+  // Managers that died with their guardian and without a journal leave cgroups named after their host.
+  const recorded = new Set(dead.flatMap(({ contents }) => contents.live.cgroups().map(({ dir }) => dir)))
+  const location = Cgroup.locate()
+  const orphans = "unavailable" in location
+    ? []
+    : [location.base, ...Array.from(location.v1.values(), ({ own }) => own)].flatMap(Cgroup.orphanManagers)
+      .filter((dir) => !recorded.has(dir))
+  if (!("unavailable" in location)) {
+    for (const dir of orphans) {
+      if (dir.startsWith(`${location.base}/`)) specs.push({ ...orphanSpec, cgroup: Cgroup.targetOf(location, dir) })
     }
   }
 
@@ -190,8 +223,11 @@ export const reapPromise = async (stateDirectory: string, options: ReapOptions =
     const survivors = summary.survivors.filter((survivor) =>
       found.some((process) => process.pid === survivor.pid && process.startTime === survivor.startTime)
     )
+    // v2 cgroups were removed by their kill once empty; v1 directories (limits only) are emptied by it.
+    const cgroups = contents.live.cgroups().map(({ dir }) => dir)
+    const left = dryRun ? [] : cgroups.filter((dir) => !Cgroup.removeTree(dir))
     let removed = false
-    if (!dryRun && survivors.length === 0) {
+    if (!dryRun && survivors.length === 0 && left.length === 0) {
       removed = JournalFile.removeFile(contents.file)
       JournalFile.removeFile(`${contents.file}.tmp`)
     }
@@ -203,13 +239,16 @@ export const reapPromise = async (stateDirectory: string, options: ReapOptions =
       found,
       mismatched,
       survivors,
-      removed
+      removed,
+      cgroups: cgroups.filter((dir) => !left.includes(dir))
     })
   }
+  const orphanCgroups = dryRun ? orphans : orphans.filter(Cgroup.removeTree)
   return {
     stateDirectory,
     dryRun,
     journals: reports.toSorted((a, b) => a.file.localeCompare(b.file)),
+    orphanCgroups,
     durationMillis: Date.now() - startedAt
   }
 }

@@ -54,7 +54,10 @@ import type { FileSystem } from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import type { Path } from "effect/Path"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import type * as Containment from "./Containment.js"
 import * as Guardian from "./Guardian.js"
+import { CurrentContainment } from "./internal/Contained.js"
+import * as ContainmentLayer from "./internal/ContainmentLayer.js"
 import * as TaskProcesses from "./internal/TaskProcesses.js"
 import * as TaskSpawner from "./internal/TaskSpawner.js"
 import type { ProcessIdentity } from "./ProcessIdentity.js"
@@ -79,6 +82,16 @@ export interface NodeTaskManagerConfig extends TaskManager.TaskManagerConfig, Ta
   readonly journal?: boolean | undefined
   /** Where journals live. Default `$XDG_STATE_HOME/effect-tasks`, else `~/.local/state/effect-tasks`. */
   readonly stateDirectory?: string | undefined
+  /**
+   * How tasks' processes are contained (see `Containment`): `"auto"` (default) uses cgroups where this process
+   * may create them and `/proc` elsewhere; `"cgroup"` fails the layer with `ContainmentUnavailable` where it
+   * cannot; `"proc"` never uses cgroups.
+   */
+  readonly containment?: Containment.Mode | undefined
+  /** Where the manager makes its cgroup (a cgroup v2 directory). Default: the cgroup this process runs in. */
+  readonly cgroupRoot?: string | undefined
+  /** Limits of every task (needs cgroup containment; a task can ask for others with `Containment.withLimits`). */
+  readonly limits?: Containment.Limits | undefined
 }
 
 /**
@@ -90,13 +103,41 @@ export interface NodeTaskManagerConfig extends TaskManager.TaskManagerConfig, Ta
 export type NodeTaskManagerServices = TaskManager.TaskManager | ChildProcessSpawner | FileSystem | Path
 
 /**
+ * What building a manager can fail with: containment that was asked for (`containment: "cgroup"`, or limits) and
+ * cannot be had, and invalid limits.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type NodeTaskManagerError = Containment.ContainmentUnavailable | Containment.InvalidLimits
+
+/**
+ * The type of `layerWith`: a manager whose config can only fall back to `/proc` cannot fail; one that asks for
+ * cgroups (`containment: "cgroup"`) or limits can.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LayerWith {
+  (
+    config?: NodeTaskManagerConfig & {
+      readonly containment?: "auto" | "proc" | undefined
+      readonly limits?: undefined
+    }
+  ): Layer.Layer<NodeTaskManagerServices>
+  (config: NodeTaskManagerConfig): Layer.Layer<NodeTaskManagerServices, NodeTaskManagerError>
+}
+
+/**
  * A Node task manager with the given settings; closing the layer shuts it down (and kills what tasks started).
- * The guardian and the journal are on unless `guardian: false`.
+ * The guardian and the journal are on unless `guardian: false`; containment is `"auto"` unless chosen.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeTaskManagerServices> => {
+export const layerWith: LayerWith = ((
+  config: NodeTaskManagerConfig = {}
+): Layer.Layer<NodeTaskManagerServices, NodeTaskManagerError> => {
   const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
   const spawner = TaskSpawner.layer(config).pipe(
     Layer.provide(NodeChildProcessSpawner.layer),
@@ -109,17 +150,20 @@ export const layerWith = (config: NodeTaskManagerConfig = {}): Layer.Layer<NodeT
     Effect.gen(function*() {
       const observer = yield* TaskProcesses.ProcessObserver
       return Context.make(ChildProcessSpawner, yield* ChildProcessSpawner).pipe(
-        Context.add(TaskProcesses.ProcessObserver, observer)
+        Context.add(TaskProcesses.ProcessObserver, observer),
+        Context.add(CurrentContainment, yield* CurrentContainment)
       ) as Context.Context<never>
     })
   ).pipe(Layer.provide(spawner))
+  // Built before the manager and released after it: the manager's cgroup outlives every task's.
   const manager = Layer.mergeAll(TaskManager.layerWith(config).pipe(Layer.provide(taskServices)), spawner, platform)
+    .pipe(Layer.provide(ContainmentLayer.layer(config)))
   const guardian = config.guardian ?? true
   const journal = config.journal ?? guardian
   if (!guardian && !journal) return manager
   // Built before the manager and released after it: the guardian outlives the manager's own shutdown.
   return manager.pipe(Layer.provideMerge(Guardian.layer({ ...config, guardian, journal })))
-}
+}) as LayerWith
 
 /**
  * A Node task manager with default settings: grace 5 s, 64 KiB output tail per stream, 1000 finished tasks kept,

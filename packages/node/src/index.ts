@@ -5,6 +5,14 @@
  */
 
 /**
+ * How a manager contains its tasks' processes: cgroups where the machine allows it, `/proc` elsewhere; limits.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Containment from "./Containment.js"
+
+/**
  * A helper process per manager that kills what the tasks still own when the host dies without shutting down.
  *
  * @since 0.1.0

@@ -16,8 +16,11 @@ import * as Flags from "../flags.js"
 export const renderReport = (report: Journal.ReapReport): Array<string> => {
   const lines: Array<string> = []
   const verb = report.dryRun ? "would kill" : "killed"
+  const removedVerb = report.dryRun ? "would remove" : "removed"
+  const orphans = report.orphanCgroups.map((dir) => `${removedVerb} cgroup ${dir} (its manager died; no journal)`)
   if (report.journals.length === 0) {
     lines.push(`no journals in ${report.stateDirectory}: nothing to reap`)
+    lines.push(...orphans)
     return lines
   }
   for (const journal of report.journals) {
@@ -30,6 +33,7 @@ export const renderReport = (report: Journal.ReapReport): Array<string> => {
           lines.push(`  pid ${other.pid} left alone: it is another process now (start time differs)`)
         }
         for (const survivor of journal.survivors) lines.push(`  pid ${survivor.pid} survived (not ours to kill?)`)
+        for (const dir of journal.cgroups) lines.push(`  ${removedVerb} cgroup ${dir}`)
         break
       }
       case "host-alive":
@@ -48,6 +52,7 @@ export const renderReport = (report: Journal.ReapReport): Array<string> => {
         break
     }
   }
+  lines.push(...orphans)
   const total = report.journals.reduce((n, journal) => n + journal.found.length, 0)
   lines.push(`${verb} ${total} leftover process(es) in ${Math.round(report.durationMillis)}ms`)
   return lines

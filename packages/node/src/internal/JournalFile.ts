@@ -22,7 +22,16 @@ import { randomBytes } from "node:crypto"
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs"
 import { homedir, hostname } from "node:os"
 import { join } from "node:path"
-import { decode, encodeCleaned, encodeStarted, type LeftoverRecord, LiveSet, PrefixMap } from "./Leftovers.js"
+import {
+  decode,
+  encodeCgroup,
+  encodeCgroupRemoved,
+  encodeCleaned,
+  encodeStarted,
+  type LeftoverRecord,
+  LiveSet,
+  PrefixMap
+} from "./Leftovers.js"
 import { hasProcFs, type ProcessIdentity, readIdentity } from "./ProcessIdentity.js"
 
 /**
@@ -145,6 +154,9 @@ export interface JournalWriter {
   readonly cleaned: (cookie: string, line?: string) => void
   /** Several `cleaned` records at once; `text` is their encoded lines, written with one `write(2)`. */
   readonly cleanedAll: (cookies: ReadonlyArray<string>, text: string) => void
+  /** A cgroup the manager made (containment on; `path` undefined for a v1 directory) and its removal. */
+  readonly cgroupCreated: (dir: string, path: string | undefined, line?: string) => void
+  readonly cgroupRemoved: (dir: string, line?: string) => void
   readonly close: () => void
 }
 
@@ -185,6 +197,8 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
   }
   // Cookie prefix -> the `started` lines of its live tree (what a compaction keeps).
   const started = new PrefixMap<Array<string>>()
+  // Cgroup directory -> its `cgroup` line, while it exists.
+  const cgroups = new Map<string, string>()
   const compactAfter = Math.max(16, options.compactAfter ?? 4096)
   let records = 0
   let failed = false
@@ -200,12 +214,13 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
     const tmp = `${file}.tmp`
     let text = headerLine
     for (const [, lines] of started.entries()) for (const line of lines) text += line
+    for (const line of cgroups.values()) text += line
     writeFileSync(tmp, text, { mode: 0o600 })
     renameSync(tmp, file)
     const next = openSync(file, "a", 0o600)
     closeSync(fd)
     fd = next
-    records = started.size
+    records = started.size + cgroups.size
   }
 
   /** Applies the records to the live index and writes `text` (their lines, in order) with one `write(2)`. */
@@ -213,12 +228,14 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
     if (failed || closed) return
     for (const { line, record } of batch) {
       if (record.type === "started") started.getOrCreate(record.cookie, () => []).push(line)
-      else started.deletePrefix(record.cookie)
+      else if (record.type === "cleaned") started.deletePrefix(record.cookie)
+      else if (record.type === "cgroup") cgroups.set(record.dir, line)
+      else cgroups.delete(record.dir)
     }
     try {
       writeSync(fd, text)
       records += batch.length
-      if (records >= compactAfter && records >= 4 * started.size) compact()
+      if (records >= compactAfter && records >= 4 * (started.size + cgroups.size)) compact()
     } catch (error) {
       fail(error)
     }
@@ -231,6 +248,10 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
     cleaned: (cookie, line = encodeCleaned(cookie)) => append(line, [{ line, record: { type: "cleaned", cookie } }]),
     cleanedAll: (cookies, text) =>
       append(text, cookies.map((cookie) => ({ line: encodeCleaned(cookie), record: { type: "cleaned", cookie } }))),
+    cgroupCreated: (dir, path, line = encodeCgroup(dir, path)) =>
+      append(line, [{ line, record: path === undefined ? { type: "cgroup", dir } : { type: "cgroup", dir, path } }]),
+    cgroupRemoved: (dir, line = encodeCgroupRemoved(dir)) =>
+      append(line, [{ line, record: { type: "cgroupRemoved", dir } }]),
     close: () => {
       if (closed) return
       closed = true
@@ -239,8 +260,8 @@ export const open = (stateDirectory: string, options: OpenOptions = {}): Journal
       } catch {
         // already closed
       }
-      // Trees still recorded stay on disk for the next reap; an empty journal goes.
-      if (started.size === 0) removeFile(file)
+      // Trees and cgroups still recorded stay on disk for the next reap; an empty journal goes.
+      if (started.size === 0 && cgroups.size === 0) removeFile(file)
     }
   }
 }

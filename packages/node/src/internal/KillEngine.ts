@@ -6,8 +6,8 @@
  * every kill at once.
  *
  * Each step:
- * 1. **find**: what of the trees is alive, through the method (today `/proc`: `discoverTree` over a snapshot,
- *    plus every process an earlier step found, while its identity lives);
+ * 1. **find**: what of the trees is alive, through the method (`/proc`: `discoverTree` over a snapshot, plus
+ *    every process an earlier step found, while its identity lives; a cgroup: its members);
  * 2. **decide**: done when nothing is alive and the observation proves it (a complete snapshot, or two empty
  *    ones in a row when the machine forks too fast to complete one); escalate to SIGKILL when the grace is over
  *    or the kill is forced; give up when SIGKILL has not worked within the kill timeout;
@@ -16,7 +16,7 @@
  *    stopped process runs its handler; SIGKILL to everything alive on every step after escalation.
  *
  * A method is where finding, signalling and proving empty happen. `procMethod` (below) works on any POSIX
- * machine; a containment method (a cgroup) can plug in with the same three duties.
+ * machine; `CgroupKill.method` does the same three duties for trees in cgroups (containment on).
  *
  * @since 0.1.0
  */

@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import * as CgroupKill from "./CgroupKill.js"
 import * as KillEngine from "./KillEngine.js"
 import { hasProcFs, type ProcessIdentity } from "./ProcessIdentity.js"
 import { COOKIE_VARIABLE, takeSnapshot } from "./ProcessTable.js"
@@ -26,6 +27,33 @@ import type { TreeSpec } from "./ProcessTree.js"
 export type LeftoverRecord =
   | { readonly type: "started"; readonly pid: number; readonly startTime: number; readonly cookie: string }
   | { readonly type: "cleaned"; readonly cookie: string }
+  | CgroupRecord
+
+/**
+ * One line of the host-to-guardian pipe and of a journal about a cgroup a manager made (containment on): `dir`
+ * and, for a v2 cgroup, its `path` (kill what is in it, then remove it, should the host die); a v1 directory
+ * (kept for limits only) has no path and is only removed. `cgroupRemoved`: the manager removed it.
+ *
+ * @since 0.1.0
+ */
+export type CgroupRecord =
+  | { readonly type: "cgroup"; readonly dir: string; readonly path?: string | undefined }
+  | { readonly type: "cgroupRemoved"; readonly dir: string }
+
+/**
+ * Encodes a `cgroup` record as one line of JSON (with the trailing newline).
+ *
+ * @since 0.1.0
+ */
+export const encodeCgroup = (dir: string, path: string | undefined): string =>
+  `${JSON.stringify(path === undefined ? { type: "cgroup", dir } : { type: "cgroup", dir, path })}\n`
+
+/**
+ * Encodes a `cgroupRemoved` record as one line of JSON (with the trailing newline).
+ *
+ * @since 0.1.0
+ */
+export const encodeCgroupRemoved = (dir: string): string => `${JSON.stringify({ type: "cgroupRemoved", dir })}\n`
 
 /**
  * Encodes a `started` record as one line of JSON (with the trailing newline).
@@ -65,6 +93,15 @@ export const decode = (line: string): LeftoverRecord | undefined => {
   }
   if (typeof value !== "object" || value === null) return undefined
   const record = value as Record<string, unknown>
+  if (typeof record.dir === "string" && record.dir.startsWith("/")) {
+    if (record.type === "cgroupRemoved") return { type: "cgroupRemoved", dir: record.dir }
+    if (record.type === "cgroup" && (record.path === undefined || typeof record.path === "string")) {
+      return record.path === undefined
+        ? { type: "cgroup", dir: record.dir }
+        : { type: "cgroup", dir: record.dir, path: record.path }
+    }
+    return undefined
+  }
   if (typeof record.cookie !== "string" || record.cookie.length === 0) return undefined
   if (record.type === "cleaned") return { type: "cleaned", cookie: record.cookie }
   if (
@@ -144,10 +181,16 @@ export class PrefixMap<V> {
 export class LiveSet {
   private readonly trees = new PrefixMap<Array<ProcessIdentity>>()
   private readonly instances = new Set<string>()
+  private readonly cgroupDirs = new Map<string, string | undefined>()
 
-  /** Applies one record: `started` adds a root, `cleaned` drops every tree whose cookie starts with it. */
+  /**
+   * Applies one record: `started` adds a root, `cleaned` drops every tree whose cookie starts with it, `cgroup`
+   * and `cgroupRemoved` add and drop a cgroup.
+   */
   apply(record: LeftoverRecord): void {
-    if (record.type === "started") {
+    if (record.type === "cgroup") this.cgroupDirs.set(record.dir, record.path)
+    else if (record.type === "cgroupRemoved") this.cgroupDirs.delete(record.dir)
+    else if (record.type === "started") {
       this.trees.getOrCreate(record.cookie, () => []).push({ pid: record.pid, startTime: record.startTime })
       const slash = record.cookie.indexOf("/")
       if (slash > 0 && slash < record.cookie.length - 1) this.instances.add(record.cookie.slice(0, slash + 1))
@@ -164,6 +207,18 @@ export class LiveSet {
   /** Every live tree: its cookie prefix and roots. */
   entries(): Array<{ readonly cookie: string; readonly roots: ReadonlyArray<ProcessIdentity> }> {
     return Array.from(this.trees.entries(), ([cookie, roots]) => ({ cookie, roots }))
+  }
+
+  /** The cgroups still there: each directory and, for a v2 cgroup, its path. */
+  cgroups(): Array<{ readonly dir: string; readonly path: string | undefined }> {
+    return Array.from(this.cgroupDirs, ([dir, path]) => ({ dir, path }))
+  }
+
+  /** The v2 cgroups still there, as specs of the cgroup kill (everything in them, then their removal). */
+  cgroupSpecs(): Array<TreeSpec> {
+    return this.cgroups().flatMap(({ dir, path }) =>
+      path === undefined ? [] : [{ roots: [], cookie: undefined, minStartTime: 0, cgroup: { dir, path } }]
+    )
   }
 
   /** Every live tree as a discovery spec (see `specFor`). */
@@ -227,6 +282,24 @@ export interface KillLeftoversOptions {
  * @since 0.1.0
  */
 export const killLeftovers = async (
+  specs: ReadonlyArray<TreeSpec>,
+  options: KillLeftoversOptions
+): Promise<KillEngine.KillSummary> => {
+  // Trees in cgroups (a dead manager's) are the cgroup method's; the rest `/proc`'s.
+  const { contained, containedIndices, rest, restIndices } = CgroupKill.partition(specs)
+  if (contained.length === 0) return killProcLeftovers(specs, options)
+  const settings = { graceMillis: Math.max(0, options.grace), dryRun: options.dryRun }
+  const [inCgroups, inProc] = await Promise.all([
+    CgroupKill.killPromise(contained, settings),
+    rest.length === 0 ? undefined : killProcLeftovers(rest, options)
+  ])
+  return CgroupKill.mergeSummaries([
+    { summary: inCgroups, indices: containedIndices },
+    ...(inProc === undefined ? [] : [{ summary: inProc, indices: restIndices }])
+  ])
+}
+
+const killProcLeftovers = async (
   specs: ReadonlyArray<TreeSpec>,
   options: KillLeftoversOptions
 ): Promise<KillEngine.KillSummary> => {

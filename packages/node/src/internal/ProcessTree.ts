@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import type { CgroupTarget } from "./Cgroup.js"
 import { isDeadState, type ProcessIdentity, type ProcessStat, readStat } from "./ProcessIdentity.js"
 import {
   type Cookie,
@@ -57,15 +58,18 @@ export interface TreeSpec {
   readonly cookie: Cookie | undefined
   readonly minStartTime: number
   readonly origin?: Origin | undefined
+  /** The cgroup that contains the tree (containment on): the kill is the cgroup's (see `internal/CgroupKill`). */
+  readonly cgroup?: CgroupTarget | undefined
 }
 
 /**
  * Why a process was counted as part of the tree (for diagnostics): it is a root, it is in a member's process
- * group or session, its parent is a member, it carries the cookie, or an earlier look found it (`known`).
+ * group or session, its parent is a member, it carries the cookie, an earlier look found it (`known`), or it is in
+ * the tree's cgroup.
  *
  * @since 0.1.0
  */
-export type TreeRelation = "root" | "group" | "session" | "parent" | "cookie" | "known"
+export type TreeRelation = "root" | "group" | "session" | "parent" | "cookie" | "known" | "cgroup"
 
 /**
  * A live process that belongs to the tree: its identity, its parent/group/session at discovery time, and

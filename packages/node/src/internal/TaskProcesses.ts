@@ -15,16 +15,20 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import { removeTree, type TaskCgroup } from "./Cgroup.js"
 import type { KillSummary } from "./KillEngine.js"
 import { type ProcessIdentity, readIdentity, ticksNow } from "./ProcessIdentity.js"
 import { COOKIE_VARIABLE } from "./ProcessTable.js"
 import type { TreeRoot, TreeSpec } from "./ProcessTree.js"
-import { killTree, killTrees } from "./TreeKill.js"
+import { killTrees } from "./TreeKill.js"
 
 /** Hears about processes as they start and as their trees are cleaned up (the guardian listens here). */
 export interface ProcessObserverShape {
   readonly started: (identity: ProcessIdentity, cookie: string) => void
   readonly cleaned: (cookie: string) => void
+  /** A manager made cgroup `dir` (`path`: its v2 name; undefined for a v1 directory, kept for limits only). */
+  readonly cgroupCreated?: ((dir: string, path: string | undefined) => void) | undefined
+  readonly cgroupRemoved?: ((dir: string) => void) | undefined
 }
 
 /** Where process start and cleanup notices go; by default nowhere. */
@@ -56,6 +60,8 @@ export interface TaskProcesses {
   /** The revoke's grace is over (or it was forced): every kill of the task is immediate from now on. */
   graceOver: boolean
   spawns: number
+  /** The task's cgroup (containment on), made at its first spawn. */
+  cgroup: TaskCgroup | undefined
 }
 
 /** No live process has this pid (it never existed, or it has already exited). */
@@ -81,10 +87,13 @@ let taskSeq = 0
  * Kills a tree the way the task's revocation says: gracefully (SIGTERM, the task's grace, SIGKILL) unless a
  * non-graceful revoke is recorded, arrives while it waits, or the revoke's grace is already over.
  */
-export const killFor = (task: TaskContext.TaskContextShape, spec: TreeSpec): Effect.Effect<KillSummary> =>
+export const killFor = (
+  task: TaskContext.TaskContextShape,
+  spec: TreeSpec | ReadonlyArray<TreeSpec>
+): Effect.Effect<KillSummary> =>
   Effect.suspend(() => {
     const revocation = task.revocationUnsafe()
-    return killTree(spec, {
+    return killTrees(Array.isArray(spec) ? spec : [spec as TreeSpec], {
       graceful: (revocation === undefined || revocation.graceful) && owned.get(task)?.graceOver !== true,
       grace: task.grace,
       forced: task.forced
@@ -129,15 +138,26 @@ const watchdog = (task: TaskContext.TaskContextShape, processes: TaskProcesses) 
 
 const sweep = (task: TaskContext.TaskContextShape, processes: TaskProcesses) =>
   Effect.suspend(() => {
-    // Every spawn already killed its own tree and nothing was attached: there is nothing left to find.
-    if (processes.open.size === 0 && processes.attached.length === 0 && !processes.unclean) return Effect.void
+    const contained = processes.cgroup
+    const searched = processes.open.size > 0 || processes.attached.length > 0 || processes.unclean
+    // Every spawn already killed its own tree and nothing was attached: there is nothing left to find (but the
+    // task's cgroup, whose check is one read, and whose removal is due).
+    if (!searched && contained === undefined) return Effect.void
     const spec: TreeSpec = {
       roots: processes.roots,
       cookie: { name: COOKIE_VARIABLE, prefix: processes.prefix },
       minStartTime: processes.minStartTime,
       origin: processes.origin
     }
-    return Effect.map(killFor(task, spec), (summary) => {
+    // In a cgroup, the task's spawns are the cgroup's; attached processes (never in it) are searched for in /proc.
+    const specs: Array<TreeSpec> = contained === undefined
+      ? [spec]
+      : [
+        { roots: [], cookie: undefined, minStartTime: processes.minStartTime, cgroup: contained },
+        ...(processes.attached.length > 0 ? [{ ...spec, roots: processes.attached, origin: undefined }] : [])
+      ]
+    return Effect.map(killFor(task, specs), (summary) => {
+      if (contained !== undefined) { for (const dir of contained.v1) removeTree(dir) }
       // Attributed to the root whose group or session it was in, else to the task's first process.
       const byRoot = new Map<number, KillSummary["stopped"][number][]>()
       for (const process of summary.stopped) {
@@ -171,7 +191,8 @@ export const forTask = (task: TaskContext.TaskContextShape): Effect.Effect<TaskP
       attached: [],
       unclean: false,
       graceOver: false,
-      spawns: 0
+      spawns: 0,
+      cgroup: undefined
     }
     owned.set(task, created)
     return Effect.flatMap(ProcessObserver, (observer) =>

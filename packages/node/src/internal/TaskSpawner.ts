@@ -57,6 +57,8 @@ import * as Stream from "effect/Stream"
 import * as NodeChildProcess from "node:child_process"
 import { PassThrough, type Readable, type Writable } from "node:stream"
 import * as ProcessExit from "../ProcessExit.js"
+import { removeTree } from "./Cgroup.js"
+import * as Contained from "./Contained.js"
 import * as OutputTee from "./OutputTee.js"
 import { readIdentity, ticksNow } from "./ProcessIdentity.js"
 import { COOKIE_VARIABLE, readForkCount } from "./ProcessTable.js"
@@ -214,7 +216,8 @@ export const make = (
   inner: ChildProcessSpawner["Service"],
   fs: FileSystem,
   path: Path,
-  config: TaskSpawnerConfig = {}
+  config: TaskSpawnerConfig = {},
+  containment?: Contained.Containment | undefined
 ): ChildProcessSpawner["Service"] => {
   const replayBytes = config.replayBytes ?? 65_536
 
@@ -264,6 +267,7 @@ export const make = (
       const scope = yield* Scope.Scope
       const owned = yield* TaskProcesses.forTask(task)
       const observer = yield* TaskProcesses.ProcessObserver
+      const limits = containment === undefined ? undefined : yield* Contained.TaskLimits
       return yield* Effect.uninterruptible(Effect.gen(function*() {
         const exit = Deferred.makeUnsafe<readonly [code: number | null, signal: NodeJS.Signals | null]>()
         // Ends still awaited before the spawn is over: Node's exit event and each piped stream's end.
@@ -284,24 +288,37 @@ export const make = (
           const cookie = `${owned.prefix}${++owned.spawns}/`
           const env = environment(options, cookie)
           const minStartTime = ticksNow()
-          const forks = readForkCount()
+          const args = command.args.map(unwrap)
+          // Contained: the entry shell puts the process in its own leaf of the task's cgroup, then runs the command.
+          const placement = containment === undefined
+            ? undefined
+            : Contained.place(containment, owned, limits, command.command, args, options.shell, env, cwd)
+          if (placement !== undefined && "error" in placement) {
+            resume(Effect.fail(platformError("spawn", placement.error, command)))
+            return
+          }
+          const forks = placement === undefined ? readForkCount() : undefined
+          const failed = (error: unknown) => {
+            if (placement !== undefined) removeTree(placement.leaf.dir)
+            resume(Effect.fail(platformError("spawn", error, command)))
+          }
           let child: NodeChildProcess.ChildProcess
           try {
-            child = NodeChildProcess.spawn(command.command, command.args.map(unwrap), {
+            child = NodeChildProcess.spawn(placement?.file ?? command.command, placement?.args ?? args, {
               cwd,
               env,
               stdio,
               detached,
-              shell: options.shell,
+              shell: placement === undefined ? options.shell : false,
               windowsHide: options.windowsHide ?? !detached
             })
           } catch (error) {
-            resume(Effect.fail(platformError("spawn", error, command)))
+            failed(error)
             return
           }
           const pid = child.pid
           if (pid === undefined) {
-            child.once("error", (error) => resume(Effect.fail(platformError("spawn", error, command))))
+            child.once("error", failed)
             return
           }
           child.on("error", () => {}) // e.g. a kill of an exited child: the exit is what counts
@@ -311,7 +328,8 @@ export const make = (
             roots: [root],
             cookie: { name: COOKIE_VARIABLE, prefix: cookie },
             minStartTime,
-            origin: forks === undefined ? undefined : { pid, forks }
+            origin: forks === undefined ? undefined : { pid, forks },
+            cgroup: placement?.leaf
           }
           const spawn: TaskProcesses.OwnedSpawn = { root, spec, cookie, killing: false }
           if (owned.roots.length === 0) owned.origin = spec.origin
@@ -555,6 +573,12 @@ export const layer = (
   Layer.effect(
     ChildProcessSpawner,
     Effect.gen(function*() {
-      return make(yield* ChildProcessSpawner, yield* FileSystem, yield* Path, config)
+      return make(
+        yield* ChildProcessSpawner,
+        yield* FileSystem,
+        yield* Path,
+        config,
+        yield* Contained.CurrentContainment
+      )
     })
   )

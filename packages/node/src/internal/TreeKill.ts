@@ -14,6 +14,8 @@
  * @since 0.1.0
  */
 import { Clock, Deferred, Duration, Effect, Exit, Fiber } from "effect"
+import * as CgroupKill from "./CgroupKill.js"
+import * as CgroupTreeKill from "./CgroupTreeKill.js"
 import * as KillEngine from "./KillEngine.js"
 import {
   covers,
@@ -186,6 +188,26 @@ const after = (snapshot: Snapshot, step: KillEngine.Step): number =>
  * @since 0.1.0
  */
 export const killTrees = (
+  specs: ReadonlyArray<TreeSpec>,
+  options: KillTreeOptions
+): Effect.Effect<KillTreeSummary> => {
+  // Trees in cgroups (containment on) are the cgroup method's; the rest, and attached processes, `/proc`'s.
+  const { contained, containedIndices, rest, restIndices } = CgroupKill.partition(specs)
+  if (contained.length === 0) return killProcTrees(specs, options)
+  if (rest.length === 0) return CgroupTreeKill.killTrees(specs, options)
+  return Effect.map(
+    Effect.all([CgroupTreeKill.killTrees(contained, options), killProcTrees(rest, options)], {
+      concurrency: "unbounded"
+    }),
+    ([inCgroups, inProc]) =>
+      CgroupKill.mergeSummaries([
+        { summary: inCgroups, indices: containedIndices },
+        { summary: inProc, indices: restIndices }
+      ])
+  )
+}
+
+const killProcTrees = (
   specs: ReadonlyArray<TreeSpec>,
   options: KillTreeOptions
 ): Effect.Effect<KillTreeSummary> =>

@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import { unlinkSync } from "node:fs"
+import { removeTree } from "./Cgroup.js"
 import { CLOSE_LINE, decode, killLeftovers, LiveSet } from "./Leftovers.js"
 import { isAlive, type ProcessIdentity } from "./ProcessIdentity.js"
 
@@ -62,12 +63,17 @@ const finish = async () => {
   const hostDead = !closeRequested || config.host === undefined || !isAlive(config.host)
   // A live host closed the pipe itself: only the trees it still owned (other managers may share its cookie
   // instance). A dead host: also everything carrying its cookie instance, recorded or not.
-  const specs = hostDead ? [...live.specs(), ...live.instanceSpecs(config.host?.startTime ?? 0)] : live.specs()
+  // Cgroups the host still had (containment on) hold nothing but its tasks' processes: kill them and remove them,
+  // whether the host died or closed the pipe without removing them.
+  const specs = hostDead
+    ? [...live.specs(), ...live.instanceSpecs(config.host?.startTime ?? 0), ...live.cgroupSpecs()]
+    : [...live.specs(), ...live.cgroupSpecs()]
   let survivors = 0
   if (specs.length > 0) {
     const summary = await killLeftovers(specs, { grace: config.grace ?? 1_000 })
     survivors = summary.survivors.length
   }
+  for (const { dir } of live.cgroups()) if (!removeTree(dir)) survivors++
   if (hostDead && survivors === 0 && config.journal !== undefined) {
     try {
       unlinkSync(config.journal)
