@@ -4,13 +4,15 @@
  */
 import { Journal } from "@effect-tasks/node"
 import { Effect } from "effect"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs"
 import { homedir, hostname } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, describe, expect, it } from "vitest"
 import * as JournalFile from "../src/internal/JournalFile.js"
 import * as Leftovers from "../src/internal/Leftovers.js"
+import { cgroupMissing, cgroupOfPid, cgroupsUnder, pidsUnder, removeTestRoot, testRoot } from "./fixtures/cgroups.js"
 import {
   aliveAs,
   cookieCarriers,
@@ -32,6 +34,7 @@ const bootId = linux ? readFileSync("/proc/sys/kernel/random/boot_id", "latin1")
 const { cleanup, spawnWithCookie } = cookieSpawner(prefix)
 
 afterEach(cleanup)
+afterAll(removeTestRoot)
 
 const header = (host: { pid: number; startTime: number }, overrides: Record<string, unknown> = {}) =>
   `${
@@ -191,4 +194,108 @@ describe("Journal", () => {
       alive.dispose()
     }
   })
+})
+
+// Skipped only without the capability (root or a delegated cgroup) and outside CI (see fixtures/cgroups.ts).
+const missing = process.env.CI === "true" ? undefined : cgroupMissing()
+
+/** Starts `script` under sh inside cgroup `dir` (entered before it runs anything), in a session of its own. */
+const spawnInCgroup = (dir: string, script: string) => {
+  const child = spawn("/bin/sh", ["-c", `echo $$ > ${dir}/cgroup.procs && exec /bin/sh -c "$0"`, script], {
+    detached: true,
+    stdio: "ignore",
+    env: {}
+  })
+  return child
+}
+
+describe("Journal and cgroups", () => {
+  it("records the cgroups a manager made, keeps the journal while one is there, and compacts them", () => {
+    const dir = tempStateDirectory()
+    const journal = JournalFile.open(dir, { compactAfter: 16 })
+    journal.cgroupCreated("/sys/fs/cgroup/a", "/a")
+    journal.cgroupCreated("/sys/fs/cgroup/pids/a", undefined)
+    for (let i = 0; i < 100; i++) {
+      journal.started({ pid: 1000 + i, startTime: i }, `c/${i}/${i}/`)
+      journal.cleaned(`c/${i}/`)
+    }
+    journal.cgroupRemoved("/sys/fs/cgroup/pids/a")
+    journal.close()
+    expect(readFileSync(journal.file, "utf8").trim().split("\n").length).toBeLessThan(40)
+    const live = JournalFile.read(journal.file)!.live
+    expect(live.size).toBe(0)
+    expect(live.cgroups()).toEqual([{ dir: "/sys/fs/cgroup/a", path: "/a" }])
+    expect(live.cgroupSpecs()).toEqual([
+      { roots: [], cookie: undefined, minStartTime: 0, cgroup: { dir: "/sys/fs/cgroup/a", path: "/a" } }
+    ])
+  })
+
+  it.runIf(missing === undefined)(
+    `reap kills what a dead manager's recorded cgroup holds, a daemon without cookie included, and removes it${
+      missing === undefined ? "" : ` (skipped: ${missing})`
+    }`,
+    async () => {
+      const dir = tempStateDirectory()
+      const manager = join(testRoot()!, `effect-tasks-${process.pid}-3-${Math.random().toString(36).slice(2, 8)}`)
+      const leaf = join(manager, "t1", "s1")
+      mkdirSync(leaf, { recursive: true })
+      // A double-forked daemon with an empty environment: no cookie, no group, session or parent to follow.
+      spawnInCgroup(leaf, `${python} ${fixture("daemon.py")}; exec sleep 1000`)
+      await waitFor("the daemon and the sleep", () => pidsUnder(manager).length === 2)
+      const members = pidsUnder(manager).map((pid) => stat(pid)!)
+      const path = dirname(dirname(cgroupOfPid(members[0]!.pid)!))
+      writeFileSync(join(dir, "dead.journal"), header(deadHost()) + Leftovers.encodeCgroup(manager, path))
+
+      const dry = await Effect.runPromise(Journal.reap(dir, { dryRun: true }))
+      expect(dry.journals[0]!.found.length).toBe(2)
+      expect(pidsUnder(manager).length).toBe(2)
+
+      const report = await Effect.runPromise(Journal.reap(dir, { grace: 200 }))
+      const reaped = report.journals[0]!
+      expect(reaped.status).toBe("reaped")
+      expect(reaped.found.map((p) => p.via)).toEqual(["cgroup", "cgroup"])
+      expect(reaped.found.every((p) => p.cookie === manager)).toBe(true)
+      expect(reaped.cgroups).toEqual([manager])
+      expect(reaped.removed).toBe(true)
+      for (const member of members) expect(aliveAs(member.pid, member.startTime)).toBe(false)
+      expect(existsSync(manager)).toBe(false)
+      expect(journals(dir)).toEqual([])
+    }
+  )
+
+  it.runIf(missing === undefined)(
+    `reap removes the cgroups of dead managers no journal names (next to its own), never a live one's${
+      missing === undefined ? "" : ` (skipped: ${missing})`
+    }`,
+    async () => {
+      // Next to this process's own cgroup, where its managers would make theirs: what reap scans.
+      const own = dirname(testRoot()!)
+      const suffix = Math.random().toString(36).slice(2, 8)
+      const deadManager = join(own, `effect-tasks-${process.pid}-3-${suffix}`)
+      const liveManager = join(own, `effect-tasks-${process.pid}-${stat(process.pid)!.startTime}-${suffix}`)
+      try {
+        mkdirSync(join(deadManager, "t1", "s1"), { recursive: true })
+        mkdirSync(join(deadManager, "t2"), { recursive: true })
+        mkdirSync(liveManager)
+        spawnInCgroup(join(deadManager, "t1", "s1"), "exec sleep 1000")
+        await waitFor("the leftover sleep", () => pidsUnder(deadManager).length === 1)
+        const [sleeper] = pidsUnder(deadManager).map((pid) => stat(pid)!)
+        const report = await Effect.runPromise(Journal.reap(tempStateDirectory(), { grace: 200 }))
+        // Another test's manager starting meanwhile may have reaped it first: what counts is that it is gone.
+        expect(report.orphanCgroups.filter((dir) => dir !== deadManager && dir.includes(`-${suffix}`))).toEqual([])
+        expect(existsSync(deadManager)).toBe(false)
+        expect(aliveAs(sleeper!.pid, sleeper!.startTime)).toBe(false)
+        expect(existsSync(liveManager)).toBe(true)
+        expect(cgroupsUnder(liveManager)).toEqual([])
+      } finally {
+        for (const dir of [...cgroupsUnder(deadManager).toReversed(), deadManager, liveManager]) {
+          try {
+            rmdirSync(dir)
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+  )
 })
