@@ -10,10 +10,18 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import type { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import { execa } from "execa"
 import { atMost, type Benchmark, pick, row } from "./benchmark.js"
 import { BUDGET } from "./budget.js"
-import { detectGuardian, GUARDIAN_NA, guardianConfig, makeStateDirectory, spawnTrue } from "./guardian.js"
+import {
+  detectCgroups,
+  detectGuardian,
+  GUARDIAN_NA,
+  guardianConfig,
+  makeStateDirectory,
+  spawnTrue
+} from "./guardian.js"
 import { measure, now, type Phase, ratio, type Subject } from "./harness.js"
 import { type Check, formatNumber, formatRatio } from "./report.js"
 
@@ -32,10 +40,20 @@ const runs = (phase: Phase) => phase.warmup ? WARMUP_RUNS : RUNS
 
 const LABELS = {
   task: "TaskManager.run(spawn true)",
+  cgroup: "TaskManager.run(spawn true), cgroup containment",
   guardian: "TaskManager.run(spawn true), guardian on",
   raw: "Effect ChildProcess, no task",
   execa: "execa"
 } as const
+
+const inTasks =
+  (runtime: ManagedRuntime.ManagedRuntime<TaskManager.TaskManager | ChildProcessSpawner, unknown>) => (phase: Phase) =>
+    runtime.runPromise(Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const start = now()
+      for (let i = 0; i < runs(phase); i++) yield* tm.run(spawnTrue)
+      return now() - start
+    }))
 
 export const b4: Benchmark = {
   id: "B4",
@@ -49,14 +67,12 @@ export const b4: Benchmark = {
       ? ManagedRuntime.make(NodeTaskManager.layerWith(guardianConfig(true, state.path)))
       : undefined
     const rawRuntime = ManagedRuntime.make(rawSpawnerLayer)
+    const hasCgroups = await detectCgroups()
+    log(`  cgroup containment: ${hasCgroups ? "available" : "unavailable here"}`)
+    const cgroupRuntime = hasCgroups
+      ? ManagedRuntime.make(NodeTaskManager.layerWith({ guardian: false, containment: "cgroup" }))
+      : undefined
 
-    const inTasks = (runtime: typeof taskRuntime) => (phase: Phase) =>
-      runtime.runPromise(Effect.gen(function*() {
-        const tm = yield* TaskManager.TaskManager
-        const start = now()
-        for (let i = 0; i < runs(phase); i++) yield* tm.run(spawnTrue)
-        return now() - start
-      }))
     const subjects: Array<Subject> = [
       { label: LABELS.task, run: inTasks(taskRuntime) },
       {
@@ -78,6 +94,7 @@ export const b4: Benchmark = {
       }
     ]
     if (guardianRuntime !== undefined) subjects.push({ label: LABELS.guardian, run: inTasks(guardianRuntime) })
+    if (cgroupRuntime !== undefined) subjects.push({ label: LABELS.cgroup, run: inTasks(cgroupRuntime) })
 
     try {
       const series = await measure(subjects, {
@@ -123,6 +140,25 @@ export const b4: Benchmark = {
           verdict: "n/a"
         })
       }
+      if (hasCgroups) {
+        const contained = pick(series, LABELS.cgroup)
+        const cgroupVsRaw = ratio(contained.samples, raw.samples, raw.label).value
+        checks.push(
+          atMost(
+            "cgroup containment within 1.15x of raw Effect ChildProcess (issue 16)",
+            cgroupVsRaw,
+            TARGET,
+            `${formatRatio(cgroupVsRaw)} (${perSpawn(contained.stats.median)} vs ${perSpawn(raw.stats.median)})`
+          )
+        )
+        rows.splice(1, 0, row(contained, `ms / ${RUNS} spawns`, raw))
+      } else {
+        checks.push({
+          target: "cgroup containment within 1.15x of raw Effect ChildProcess (issue 16)",
+          result: "n/a (no cgroup v2 with cgroup.kill that this process may create cgroups in)",
+          verdict: "n/a"
+        })
+      }
       return {
         about: [
           `Runs \`true\` ${RUNS} times one after another and waits for each exit code. \`TaskManager.TaskManager.run\` gives`,
@@ -131,7 +167,10 @@ export const b4: Benchmark = {
           "task's final sweep). The baselines: the same `spawner.exitCode(ChildProcess.make(\"true\"))` on",
           "`NodeChildProcessSpawner.layer` with no task, and `await execa(\"true\")`. With the guardian of issue 7",
           "built, a fourth subject runs the tasks on a manager with `guardian: true` (journal in a temporary state",
-          "directory) and is compared with the guardian off."
+          "directory) and is compared with the guardian off. Where this process may create cgroups (root, or a",
+          "delegated cgroup), a fifth subject runs on `layerWith({ guardian: false, containment: \"cgroup\" })`: each",
+          "spawn enters a leaf of its task's cgroup through the entry shell (one more exec), and its scope's kill",
+          "reads `cgroup.events` instead of walking /proc. The other task subjects use `containment: \"proc\"`."
         ].join("\n"),
         checks,
         rows,
@@ -150,7 +189,12 @@ export const b4: Benchmark = {
         ]
       }
     } finally {
-      await Promise.all([taskRuntime.dispose(), rawRuntime.dispose(), guardianRuntime?.dispose()])
+      await Promise.all([
+        taskRuntime.dispose(),
+        rawRuntime.dispose(),
+        guardianRuntime?.dispose(),
+        cgroupRuntime?.dispose()
+      ])
       state.remove()
     }
   }

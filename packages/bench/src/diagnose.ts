@@ -9,7 +9,16 @@
  * - `node dist/diagnose.js analyze DIR/x.cpuprofile [regexp]`: self and inclusive time per function (the
  *   inclusive list filtered by the regexp, e.g. `packages/`).
  * - `node dist/diagnose.js floor [runs]`: the operating system's own floor for B5 (one group SIGTERM, /proc
- *   polled until the tree is gone) and the cost of one walk of /proc.
+ *   polled until the tree is gone), the cost of one walk of /proc, and, where this process may create cgroups,
+ *   the floor of cgroup containment (SIGTERM to each member of the tree's cgroup, `populated 0` awaited on a watch
+ *   of `cgroup.events`).
+ * - `node dist/diagnose.js entry [runs]` (root, or a delegated cgroup): the ways a spawn can enter a cgroup
+ *   before it runs anything, each spawning `true` and awaiting its exit: plain `child_process.spawn` (no cgroup),
+ *   an entry shell (`sh -c 'echo $$ > cgroup.procs && exec "$@"'`, what cgroup containment does), and moving this
+ *   process itself into the cgroup around the synchronous spawn (its children are born there); back to back and
+ *   200 ms apart, with how long the event loop was blocked.
+ * - `node dist/diagnose.js freeze [runs]` (same): a revoke's first signal to the B5 tree in a cgroup, with and
+ *   without freezing the cgroup first (`cgroup.freeze`, waiting for `frozen 1`), until `populated 0`.
  * - `node --expose-gc dist/diagnose.js heap [count]`: heap snapshots before and after `count` (default 10k)
  *   sleeping tasks, and the same for raw fibers; prints the retained objects per task by constructor.
  */
@@ -21,7 +30,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Tracer from "effect/Tracer"
 import { spawn } from "node:child_process"
-import { readFileSync, rmSync } from "node:fs"
+import { mkdirSync, readFileSync, rmdirSync, rmSync, watch, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { writeHeapSnapshot } from "node:v8"
@@ -60,7 +69,7 @@ const recordingTracer = (sink: Array<Recorded>): Tracer.Tracer =>
 
 const spans = async (id: string, runs: number) => {
   const sink: Array<Recorded> = []
-  const config: NodeTaskManager.NodeTaskManagerConfig = id === "B6" ? { grace: "300 millis" } : {}
+  const config = id === "B6" ? { grace: "300 millis" as const } : {}
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(NodeTaskManager.layerWith(config), Layer.succeed(Tracer.Tracer, recordingTracer(sink)))
   )
@@ -330,6 +339,197 @@ const floor = async (runs: number) => {
       formatNumber(Math.max(...walks))
     } ms`
   )
+  await cgroupFloor(runs)
+}
+
+const formatStats = (values: Array<number>) =>
+  JSON.stringify(stats(values), (_, v) => typeof v === "number" ? +v.toFixed(2) : v)
+
+/** This process's own cgroup v2 directory, found the plain way (`0::` line, mount from mountinfo). */
+const ownCgroup = (): string | undefined => {
+  const mount = readFileSync("/proc/self/mountinfo", "latin1").split("\n").map((line) => line.split(" "))
+    .find((fields) => fields[fields.indexOf("-") + 1] === "cgroup2")
+  const path = readFileSync("/proc/self/cgroup", "latin1").split("\n").find((line) => line.startsWith("0::"))
+  if (mount === undefined || path === undefined || mount[3] !== "/") return undefined
+  return join(mount[4]!, path.slice(3))
+}
+
+/**
+ * The floor of a cgroup revoke: the B5 tree entered into a fresh cgroup before it runs, then SIGTERM to each pid of
+ * `cgroup.procs`, and `populated` read as fast as possible until 0 (as the group floor reads /proc); also how late
+ * the kernel's notice of it came, on a watch of `cgroup.events` (it sends at most one per file every 10 ms).
+ */
+const cgroupFloor = async (runs: number) => {
+  const own = ownCgroup()
+  const leaf = own === undefined ? undefined : join(own, `effect-tasks-floor-${process.pid}`)
+  try {
+    if (leaf === undefined) throw new Error("no cgroup v2")
+    mkdirSync(leaf)
+  } catch (error) {
+    print(`cgroup floor: skipped (${String(error)})`)
+    return
+  }
+  const gone: Array<number> = []
+  const heard: Array<number> = []
+  try {
+    for (let i = 0; i < runs; i++) {
+      const child = spawn("sh", ["-c", `echo $$ > ${leaf}/cgroup.procs && exec sh -c "$0"`, SLEEPERS], {
+        detached: true,
+        stdio: "ignore"
+      })
+      await waitForTree(child.pid!, 2)
+      const events = join(leaf, "cgroup.events")
+      const empty = () => readFileSync(events, "latin1").includes("populated 0")
+      let heardAt: number | undefined
+      const notice = new Promise<void>((resolve) => {
+        const watcher = watch(events, () => {
+          if (!empty()) return
+          heardAt = now()
+          watcher.close()
+          resolve()
+        })
+      })
+      const start = now()
+      for (const pid of readFileSync(join(leaf, "cgroup.procs"), "latin1").trim().split("\n")) {
+        process.kill(Number(pid), "SIGTERM")
+      }
+      while (!empty()) await new Promise((resolve) => setImmediate(resolve))
+      gone.push(now() - start)
+      await notice
+      heard.push(heardAt! - start)
+    }
+  } finally {
+    rmdirSync(leaf)
+  }
+  print(`cgroup: SIGTERM to each member until populated 0 (read): ${formatStats(gone)}`)
+  print(`cgroup: the same, heard on a watch of cgroup.events: ${formatStats(heard)}`)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// entry and freeze
+
+/** A fresh cgroup next to this process's own (removed by the caller), or why there is none. */
+const scratchCgroup = (name: string): string => {
+  const own = ownCgroup()
+  if (own === undefined) throw new Error("no cgroup v2 hierarchy with this process in it")
+  const dir = join(own, `effect-tasks-${name}-${process.pid}`)
+  mkdirSync(dir)
+  return dir
+}
+
+const push = (into: Map<string, Array<number>>, key: string, value: number) => {
+  const list = into.get(key)
+  if (list === undefined) into.set(key, [value])
+  else list.push(value)
+}
+
+const exitOf = (child: ReturnType<typeof spawn>) => new Promise<void>((resolve) => child.once("exit", () => resolve()))
+
+const entry = async (runs: number) => {
+  const root = scratchCgroup("entry")
+  const leaf = join(root, "leaf")
+  mkdirSync(leaf)
+  const own = ownCgroup()!
+  const ways: Record<string, () => { readonly blocked: number; readonly exited: Promise<void> }> = {
+    "plain spawn (no cgroup)": () => {
+      const start = now()
+      const child = spawn("true", [], { detached: true, stdio: "pipe" })
+      return { blocked: now() - start, exited: exitOf(child) }
+    },
+    "entry shell": () => {
+      const start = now()
+      const child = spawn("/bin/sh", ["-c", `echo $$ > ${leaf}/cgroup.procs && exec "$@"`, "entry", "true"], {
+        detached: true,
+        stdio: "pipe"
+      })
+      return { blocked: now() - start, exited: exitOf(child) }
+    },
+    "host moved in and out around spawn": () => {
+      const start = now()
+      writeFileSync(join(leaf, "cgroup.procs"), String(process.pid))
+      const child = spawn("true", [], { detached: true, stdio: "pipe" })
+      writeFileSync(join(own, "cgroup.procs"), String(process.pid))
+      return { blocked: now() - start, exited: exitOf(child) }
+    }
+  }
+  try {
+    for (const gap of [0, 200]) {
+      const totals = new Map<string, Array<number>>()
+      const blocked = new Map<string, Array<number>>()
+      for (let i = 0; i < runs; i++) {
+        // Interleaved, so that a change of load hits every way alike.
+        for (const [name, way] of Object.entries(ways)) {
+          if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap))
+          const start = now()
+          const { blocked: sync, exited } = way()
+          await exited
+          if (i === 0) continue // warm-up
+          push(totals, name, now() - start)
+          push(blocked, name, sync)
+        }
+      }
+      for (const name of Object.keys(ways)) {
+        const total = totals.get(name)!
+        const sync = blocked.get(name)!
+        print(
+          `${gap === 0 ? "back to back" : `${gap} ms apart`}, ${name}: spawn to exit median ${
+            formatNumber(median(total))
+          } ms; event loop blocked median ${formatNumber(median(sync))} ms, max ${formatNumber(Math.max(...sync))} ms`
+        )
+      }
+    }
+  } finally {
+    rmdirSync(leaf)
+    rmdirSync(root)
+  }
+}
+
+const freeze = async (runs: number) => {
+  const root = scratchCgroup("freeze")
+  const results = new Map<string, Array<number>>()
+  try {
+    for (let i = 0; i < runs * 2; i++) {
+      const frozen = i % 2 === 1
+      const leaf = join(root, `l${i}`)
+      mkdirSync(leaf)
+      const child = spawn("sh", ["-c", `echo $$ > ${leaf}/cgroup.procs && exec sh -c "$0"`, SLEEPERS], {
+        detached: true,
+        stdio: "ignore"
+      })
+      await waitForTree(child.pid!, 2)
+      const events = join(leaf, "cgroup.events")
+      const emptied = new Promise<void>((resolve) => {
+        const watcher = watch(events, () => {
+          if (readFileSync(events, "latin1").includes("populated 0")) {
+            watcher.close()
+            resolve()
+          }
+        })
+      })
+      const start = now()
+      if (frozen) {
+        writeFileSync(join(leaf, "cgroup.freeze"), "1")
+        while (!readFileSync(events, "latin1").includes("frozen 1")) await new Promise(setImmediate)
+      }
+      for (const pid of readFileSync(join(leaf, "cgroup.procs"), "latin1").trim().split("\n")) {
+        process.kill(Number(pid), "SIGTERM")
+        process.kill(Number(pid), "SIGCONT")
+      }
+      if (frozen) writeFileSync(join(leaf, "cgroup.freeze"), "0")
+      await emptied
+      push(results, frozen ? "frozen first" : "not frozen", now() - start)
+      rmdirSync(leaf)
+    }
+  } finally {
+    rmdirSync(root)
+  }
+  for (const [name, values] of results) {
+    print(
+      `SIGTERM+SIGCONT to each member until populated 0, ${name}: ${
+        JSON.stringify(stats(values), (_, v) => typeof v === "number" ? +v.toFixed(2) : v)
+      }`
+    )
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -350,10 +550,14 @@ const main = async () => {
       return floor(Number(arg ?? 30))
     case "heap":
       return heap(Number(arg ?? 10_000))
+    case "entry":
+      return entry(Number(arg ?? 100))
+    case "freeze":
+      return freeze(Number(arg ?? 30))
     default:
       print(
         "usage: diagnose.js spans B5|B6|B7 [runs] | cpu B1|B2|B4|B5|B7 | analyze FILE [regexp] | heap [count]"
-          + " | floor [runs]"
+          + " | floor [runs] | entry [runs] | freeze [runs]"
       )
   }
 }

@@ -32,9 +32,14 @@ export const makeStateDirectory = (): { readonly path: string; readonly remove: 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
 
-/** The config of a Node task manager with the guardian on or off. */
-export const guardianConfig = (on: boolean, stateDirectory: string): NodeTaskManager.NodeTaskManagerConfig =>
-  (on ? { guardian: true, stateDirectory } : { guardian: false }) as NodeTaskManager.NodeTaskManagerConfig
+/**
+ * The config of a Node task manager with the guardian on or off, in `/proc` containment (B4 measures cgroup
+ * containment as a subject of its own).
+ */
+export const guardianConfig = (on: boolean, stateDirectory: string) =>
+  on
+    ? { guardian: true, stateDirectory, containment: "proc" as const }
+    : { guardian: false, containment: "proc" as const }
 
 /**
  * Whether `guardian: true` starts a guardian: builds a manager with it, runs one task that spawns `true`,
@@ -49,6 +54,22 @@ export const detectGuardian = async (stateDirectory: string): Promise<boolean> =
     // Give a lazily started guardian a moment.
     await new Promise((resolve) => setTimeout(resolve, 200))
     return liveDescendants(process.pid).length > before
+  } catch {
+    return false
+  } finally {
+    await runtime.dispose().catch(() => undefined)
+  }
+}
+
+/**
+ * Whether this process can run a manager with `containment: "cgroup"` (cgroup v2 with `cgroup.kill`, and the right
+ * to create cgroups): builds one and runs one task.
+ */
+export const detectCgroups = async (): Promise<boolean> => {
+  const runtime = ManagedRuntime.make(NodeTaskManager.layerWith({ guardian: false, containment: "cgroup" }))
+  try {
+    await runtime.runPromise(TaskManager.TaskManager.use((tm) => tm.run(spawnTrue)))
+    return true
   } catch {
     return false
   } finally {

@@ -50,7 +50,7 @@ const settle = async (tree: ReadonlyArray<Seen>, start: number, returned: number
  * shell has its sleeps, then revokes them (one by id, or all with `revokeAll`).
  */
 export const revokeTasks = async (
-  runtime: ManagedRuntime.ManagedRuntime<TaskManager.TaskManager | ChildProcessSpawner, never>,
+  runtime: ManagedRuntime.ManagedRuntime<TaskManager.TaskManager | ChildProcessSpawner, unknown>,
   script: string,
   count = 1
 ): Promise<KillFigures> => {
