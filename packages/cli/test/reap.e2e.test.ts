@@ -1,10 +1,11 @@
 /**
  * `tasks reap` on the built binary: a `tasks run` whose process and guardian are both SIGKILLed leaves
  * its commands running; `reap --dry-run` reports them without touching them, `reap` kills them all
- * (a setsid'd one included) from the journal in the state directory.
+ * (a setsid'd one included) from the journal in the state directory. Where `tasks run` contained its commands
+ * in cgroups (containment "auto" as root, or in a delegated cgroup), reap also removes the dead manager's cgroup.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ensureBuilt, env, eventually, killLeftovers, leftovers, makeMark, run, start } from "./helpers/binary.js"
@@ -27,6 +28,11 @@ describe("tasks reap", () => {
     const guardians = () => leftovers(mark).filter((line) => line.includes("guardian-main"))
     expect(await eventually(() => commands().length === 2 && guardians().length === 1, 10_000)).toBe(true)
 
+    // The manager cgroup the commands run in, if `tasks run` chose cgroup containment (read before any kill).
+    const cgroupLine = readFileSync(`/proc/${commands()[0]!.split(" ")[0]}/cgroup`, "latin1")
+      .split("\n").find((line) => line.startsWith("0::"))
+    const manager = /\/(effect-tasks-\d+-\d+-[0-9a-z]+)\//.exec(cgroupLine ?? "")?.[1]
+
     // The host dies without cleaning up, and so does its guardian: nothing is left to stop the commands.
     for (const line of guardians()) process.kill(Number(line.split(" ")[0]), "SIGKILL")
     host.kill("SIGKILL")
@@ -43,6 +49,13 @@ describe("tasks reap", () => {
     expect(reaped.code).toBe(0)
     expect(Number(/killed (\d+) leftover/.exec(reaped.stdout)?.[1])).toBeGreaterThanOrEqual(2)
     expect(commands()).toEqual([])
+    if (manager !== undefined) {
+      const removed = reaped.stdout.split("\n").find((line) =>
+        line.includes(`removed cgroup `) && line.includes(manager)
+      )
+      expect(removed).toBeDefined()
+      expect(existsSync(removed!.trim().replace(/^removed cgroup /, "").split(" ")[0]!)).toBe(false)
+    }
 
     const again = await run(["reap", "--state-dir", stateDir, "--json"], environment)
     expect(again.code).toBe(0)
