@@ -185,7 +185,12 @@ export const b4: Benchmark = {
           + " a turn of the event loop. A range longer than a few walks' worth (a busy machine) is read as a whole"
           + " /proc walk instead. Raw Effect only signals the group and polls it. One callback waits for the exit"
           + " and the pipes' ends. Skipping the look would give up scenarios (d) and (e) of the guarantee.",
-          ...(hasGuardian ? [] : ["The guardian variant was skipped: `guardian: true` started no helper process."])
+          ...(hasGuardian ? [] : ["The guardian variant was skipped: `guardian: true` started no helper process."]),
+          hasCgroups
+            ? "In cgroup mode the spawn's kill reads its leaf's `cgroup.events` (one read proves it empty) and"
+              + " removes the leaf; what it adds is the entry shell's exec and the kernel's move of the process into"
+              + " the leaf (`node dist/diagnose.js entry 100` times the ways a spawn can enter its cgroup)."
+            : "The cgroup variant was skipped: this process cannot create cgroups (needs root or delegation)."
         ]
       }
     } finally {
