@@ -201,16 +201,7 @@ export const killPromise = async (
       wake = undefined
     }
   } catch {
-    return {
-      proven: false,
-      found: [],
-      stopped: [],
-      signalled: 0,
-      killed: 0,
-      escalated: false,
-      survivors: [],
-      durationMillis: Date.now() - started
-    }
+    return KillEngine.unproven(Date.now() - started)
   } finally {
     stop()
   }

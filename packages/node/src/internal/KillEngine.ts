@@ -138,6 +138,22 @@ export interface KillSummary {
 }
 
 /**
+ * The summary of a kill that could not go on (a look threw): nothing found, nothing proven.
+ *
+ * @since 0.1.0
+ */
+export const unproven = (durationMillis: number): KillSummary => ({
+  proven: false,
+  found: [],
+  stopped: [],
+  signalled: 0,
+  killed: 0,
+  escalated: false,
+  survivors: [],
+  durationMillis
+})
+
+/**
  * What the driver does next: observe again after `millis` (`signalled` says whether this step sent anything,
  * so the next observation must be taken after now), or stop with the summary.
  *

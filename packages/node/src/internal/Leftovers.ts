@@ -313,17 +313,7 @@ const killProcLeftovers = async (
     try {
       step = kill.step(takeSnapshot(kill.watch()), Date.now())
     } catch {
-      const durationMillis = Date.now() - started
-      return {
-        proven: false,
-        found: [],
-        stopped: [],
-        signalled: 0,
-        killed: 0,
-        escalated: false,
-        survivors: [],
-        durationMillis
-      }
+      return KillEngine.unproven(Date.now() - started)
     }
     if (step._tag === "Done") return step.summary
     if (step.millis > 0) await new Promise<void>((resolve) => setTimeout(resolve, step.millis))
