@@ -297,6 +297,22 @@ describe("findTree", () => {
       expect(discoverTree(table, noCookie, { caller: asOrphan })).toEqual([])
     }))
 
+  it.live("a root whose exit was seen is never matched again, even by a process born in the same clock tick", () =>
+    Effect.gen(function*() {
+      // Start times have a clock tick's resolution: a pid recycled within the tick has the old identity. The
+      // process below stands for such a stranger: the same pid and start time as a root we saw exit.
+      const stranger = spawnProcess("sleep", ["1000"], undefined)
+      const identity = { pid: stranger.pid, startTime: stat(stranger.pid)!.startTime }
+      const table = readProcessTable()
+      const live = specFor(undefined, [identity])
+      expect(pidsOf(discoverTree(table, live))).toEqual([stranger.pid])
+      const exited: TreeSpec = { ...live, roots: [{ ...identity, exitTick: identity.startTime }] }
+      expect(discoverTree(table, exited)).toEqual([])
+      // Nor does an earlier look's finding of that identity bring it back.
+      expect(discoverTree(table, exited, { known: [identity] })).toEqual([])
+      yield* Effect.void
+    }))
+
   it.live("an orphan in a group led by a live member is found through that group, without a cookie", () =>
     Effect.gen(function*() {
       // The root's child C starts a new session (and group); C's child forks a grandchild and exits, so the

@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import type { CgroupTarget } from "./Cgroup.js"
-import { isDeadState, type ProcessIdentity, type ProcessStat, readStat } from "./ProcessIdentity.js"
+import { identityKey, isDeadState, type ProcessIdentity, type ProcessStat, readStat } from "./ProcessIdentity.js"
 import {
   type Cookie,
   cookieOf,
@@ -205,13 +205,19 @@ export const discoverTree = (
     add(stat, via)
   }
 
+  // A root whose exit we saw was reaped by us: whatever holds its pid now is another process, even one that
+  // started within the same clock tick (start times have a tick's resolution, so only the exit tells them apart).
+  const exited = new Set<string>()
+  for (const root of spec.roots) if (root.exitTick !== undefined) exited.add(identityKey(root))
   for (const root of spec.roots) {
     const stat = table.get(root.pid)
-    if (stat !== undefined && stat.startTime === root.startTime) add(stat, "root")
+    if (stat !== undefined && stat.startTime === root.startTime && root.exitTick === undefined) add(stat, "root")
   }
   for (const identity of options.known ?? []) {
     const stat = table.get(identity.pid)
-    if (stat !== undefined && stat.startTime === identity.startTime) add(stat, "known")
+    if (stat !== undefined && stat.startTime === identity.startTime && !exited.has(identityKey(identity))) {
+      add(stat, "known")
+    }
   }
 
   const cookie = spec.cookie !== undefined && spec.cookie.prefix.length > 0 ? spec.cookie : undefined
