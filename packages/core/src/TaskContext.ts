@@ -67,8 +67,13 @@ export interface TaskContextShape {
     pid: number,
     report: { readonly stopped: ReadonlyArray<StoppedProcess>; readonly escalated: boolean }
   ) => void
-  /** Appends a chunk of a process's output to the task's bounded tail and emits `TaskOutput`. */
-  readonly outputUnsafe: (pid: number, stream: OutputStream, text: string) => void
+  /**
+   * Takes a chunk of a process's output: appends it to the task's bounded tail, emits `TaskOutput`, and hands
+   * it to the task's followers (`TaskManager.follow`). Returns `undefined` when the writer may go on at once,
+   * else an effect that completes once every follower has room again: a pump awaits it before it reads more
+   * of the pipe, so a slow follower slows the process as a full pipe would. The chunk is taken either way.
+   */
+  readonly outputUnsafe: (pid: number, stream: OutputStream, text: string) => Effect.Effect<void> | undefined
 }
 
 /**

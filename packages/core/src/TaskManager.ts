@@ -38,12 +38,14 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { CurrentTask } from "./CurrentTask.js"
 import * as EventHub from "./internal/eventHub.js"
+import * as Follow from "./internal/follow.js"
 import * as Metrics from "./internal/metrics.js"
 import * as OutputTail from "./internal/outputTail.js"
 import * as Pool from "./internal/pool.js"
 import * as Retention from "./internal/retention.js"
 import * as Task from "./internal/task.js"
 import * as TaskContextImpl from "./internal/taskContext.js"
+import type { OutputChunk } from "./OutputChunk.js"
 import type { ProcessInfo } from "./ProcessInfo.js"
 import type { Revocation, RevocationReason } from "./Revocation.js"
 import { TaskContext, TaskServices } from "./TaskContext.js"
@@ -78,6 +80,11 @@ export interface TaskManagerConfig {
    * a subscriber that never reads cannot hold an output flood. Default 16 MiB.
    */
   readonly eventBufferBytes?: number | undefined
+  /**
+   * Characters of output buffered per follower (`follow`) before the task's writers wait for it, as a process
+   * waits on a full pipe. Default 65536.
+   */
+  readonly followBuffer?: number | undefined
   /**
    * When each task gets its own span. `"auto"` (the default): when the submitter's context has a tracer
    * that records spans (an OpenTelemetry layer, `Effect.withTracer`, a test tracer); with Effect's default
@@ -225,6 +232,32 @@ export interface TaskManagerShape {
   /** The kept tail of a task's process output. */
   readonly output: (id: TaskId) => Effect.Effect<TaskOutputTail, TaskNotFound>
   /**
+   * Follows a task's process output without losing any of it: every chunk, stdout and stderr interleaved in
+   * the order they arrived, until the task is terminal (its processes' pipes are closed by then). A follower
+   * that starts late first gets the kept tail (`output`), interleaved the same way, preceded by an
+   * `OutputSkipped` when the tail no longer holds everything; a task that already ended gives just that.
+   *
+   * A follower reads at its own pace: while it holds `followBuffer` characters unread, the task's processes
+   * wait (their pipes fill up and they block, as under a shell pipe); nothing is dropped and nothing grows
+   * without bound. A follower that goes away (its stream ends or is interrupted) never holds them back again.
+   * Fails with `TaskNotFound` for an unknown id. To get every byte from the very first, use `submitFollowed`.
+   */
+  readonly follow: (id: TaskId) => Stream.Stream<OutputChunk, TaskNotFound>
+  /**
+   * `submit`, with a follower attached in the same step, before the task can write anything: its stream has
+   * every chunk the task's processes write, as `follow` describes, and no `OutputSkipped`. The stream is read
+   * once. The follower lives until the stream ends or the scope closes, whichever comes first: until then a
+   * follower that is not read holds the task's processes back once its buffer is full.
+   */
+  readonly submitFollowed: <A, E = never, R = never>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ) => Effect.Effect<
+    readonly [task: TrackedTask<A, E>, output: Stream.Stream<OutputChunk>],
+    TaskManagerClosed,
+    Exclude<R, Provided> | Scope.Scope
+  >
+  /**
    * Stops accepting tasks, revokes everything gracefully (reason `"shutdown"`), and returns when
    * every task is terminal. Idempotent; closing the layer runs it.
    */
@@ -275,6 +308,7 @@ const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> 
 export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) {
   const defaultGrace = Duration.fromInputUnsafe(config.grace ?? "5 seconds")
   const tailCapacity = config.outputTail ?? 65_536
+  const followBuffer = config.followBuffer ?? 65_536
   const spans = config.spans ?? "auto"
   const clock = yield* Clock.Clock
   const counts = Metrics.make(yield* Effect.context<never>())
@@ -320,6 +354,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     return tasks
   }
   const tails = new Map<TaskId, Tails>()
+  // The arrival order of output chunks, so that the tails of stdout and stderr can be replayed interleaved.
+  let outputSeq = 0
   const retention = Retention.make<TaskId>(config.retain ?? 1000)
   let nextId = 1
   let closed = false
@@ -387,6 +423,10 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
         Pool.release(task.pool)
         drainUnsafe(task.pool)
       }
+    }
+    if (task.followers !== undefined) {
+      Follow.end(task.followers)
+      task.followers = undefined
     }
     Task.signal(task.completion, Exit.succeed(record))
     Task.signal(task.revoked, Exit.void)
@@ -456,15 +496,21 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     output: (task, pid, stream, text) => {
       // Like the other hooks: a late chunk (a pipe's last `data` after the task ended) must not
       // follow TaskFinished, nor recreate the tail of a task retention already dropped.
-      if (!Task.isLive(task)) return
+      if (!Task.isLive(task)) return undefined
       const id = task.record.id
       let tail = tails.get(id)
       if (tail === undefined) {
         tail = { stdout: OutputTail.make(tailCapacity), stderr: OutputTail.make(tailCapacity) }
         tails.set(id, tail)
       }
-      OutputTail.append(tail[stream], text)
-      if (listening()) publish({ _tag: "TaskOutput", id, pid, stream, text })
+      OutputTail.append(tail[stream], text, pid, outputSeq++)
+      const followers = task.followers
+      const followed = followers !== undefined && followers.members.size > 0
+      if (!followed && !listening()) return undefined
+      // One object for the event and every follower.
+      const chunk: TaskEvent & OutputChunk = { _tag: "TaskOutput", id, pid, stream, text }
+      if (listening()) publish(chunk)
+      return followed ? Follow.offer(followers, chunk) : undefined
     }
   }
 
@@ -610,64 +656,136 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       return Effect.forEach(targets, Task.awaitFinal, { concurrency: "unbounded" })
     })
 
+  // `submit`'s one step; `created` sees the task before it can run (`submitFollowed` attaches its follower there).
+  // Undefined when the manager is closed.
+  const submitUnsafe = (
+    effect: Effect.Effect<unknown, unknown, any>,
+    context: Context.Context<any>,
+    options: SubmitOptions | undefined,
+    created?: (task: Task.Task) => void
+  ): TrackedTask<any, any> | undefined => {
+    if (closed) return undefined
+    const id = nextId++ as TaskId
+    const mode = options?.mode ?? "default"
+    const pool = poolFor(mode)
+    const queued = pool !== undefined && Pool.isFull(pool)
+    const submittedAt = now()
+    const task = Task.make(
+      effect,
+      context,
+      options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
+      options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
+      pool
+    )
+    // A task that is not held back is stored once, already RUNNING: submit and start are one step.
+    const record: TrackedTask<any, any> = Task.submitted(
+      task,
+      id,
+      options?.name ?? `task-${id}`,
+      mode,
+      queued ? "QUEUED" : "RUNNING",
+      submittedAt
+    )
+    task.record = record
+    if (created !== undefined) created(task)
+    counts.submitted++
+    if (listening()) {
+      publish({ _tag: "TaskSubmitted", id, name: record.name, mode, state: record.state, at: submittedAt })
+      if (!queued) publish({ _tag: "TaskStarted", id, at: submittedAt })
+    }
+    if (queued) {
+      Pool.wait(pool, task)
+      live.set(id, task)
+      task.stored = true
+      write(record)
+      return record
+    }
+    if (pool !== undefined) Pool.acquire(pool)
+    task.outer = starting
+    starting = task
+    try {
+      startUnsafe(task, true)
+    } finally {
+      starting = task.outer
+      task.outer = undefined
+    }
+    if (!task.stored) {
+      live.set(id, task)
+      task.stored = true
+      write(task.record)
+    }
+    // The snapshot at start: a task that already finished synchronously still reads RUNNING here,
+    // exactly as `submit` promises; `get`/`await` show what happened next.
+    return record
+  }
+
   const submit = <A, E = never, R = never>(
     effect: Effect.Effect<A, E, R>,
     options?: SubmitOptions
   ): Effect.Effect<TrackedTask<A, E>, TaskManagerClosed, Exclude<R, Provided>> =>
     Effect.contextWith((context: Context.Context<Exclude<R, Provided>>) => {
-      if (closed) return Effect.fail(new TaskManagerClosed())
-      const id = nextId++ as TaskId
-      const mode = options?.mode ?? "default"
-      const pool = poolFor(mode)
-      const queued = pool !== undefined && Pool.isFull(pool)
-      const submittedAt = now()
-      const task = Task.make(
-        effect,
-        context,
-        options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout),
-        options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace),
-        pool
-      )
-      // A task that is not held back is stored once, already RUNNING: submit and start are one step.
-      const record: TrackedTask<A, E> = Task.submitted(
-        task,
-        id,
-        options?.name ?? `task-${id}`,
-        mode,
-        queued ? "QUEUED" : "RUNNING",
-        submittedAt
-      )
-      task.record = record
-      counts.submitted++
-      if (listening()) {
-        publish({ _tag: "TaskSubmitted", id, name: record.name, mode, state: record.state, at: submittedAt })
-        if (!queued) publish({ _tag: "TaskStarted", id, at: submittedAt })
-      }
-      if (queued) {
-        Pool.wait(pool, task)
-        live.set(id, task)
-        task.stored = true
-        write(record)
-        return Effect.succeed(record)
-      }
-      if (pool !== undefined) Pool.acquire(pool)
-      task.outer = starting
-      starting = task
-      try {
-        startUnsafe(task, true)
-      } finally {
-        starting = task.outer
-        task.outer = undefined
-      }
-      if (!task.stored) {
-        live.set(id, task)
-        task.stored = true
-        write(task.record)
-      }
-      // The snapshot at start: a task that already finished synchronously still reads RUNNING here,
-      // exactly as `submit` promises; `get`/`await` show what happened next.
-      return Effect.succeed(record)
+      const record = submitUnsafe(effect, context, options)
+      return record === undefined ? Effect.fail(new TaskManagerClosed()) : Effect.succeed(record)
     })
+
+  // What a task wrote before a follower came: its kept tails, interleaved as they arrived.
+  const replayOf = (id: TaskId): Array<OutputChunk> => {
+    const tail = tails.get(id)
+    if (tail === undefined) return []
+    const chunks: Array<OutputChunk> = []
+    if (tail.stdout.dropped > 0 || tail.stderr.dropped > 0) {
+      chunks.push({ _tag: "OutputSkipped", id, stdout: tail.stdout.dropped, stderr: tail.stderr.dropped })
+    }
+    OutputTail.interleave([tail.stdout, tail.stderr], (piece, index) => {
+      chunks.push({
+        _tag: "TaskOutput",
+        id,
+        pid: piece.pid,
+        stream: index === 0 ? "stdout" : "stderr",
+        text: piece.text
+      })
+    })
+    return chunks
+  }
+
+  const attachFollower = (id: TaskId): Effect.Effect<Follow.Follower, TaskNotFound> =>
+    Effect.suspend(() => {
+      const task = findActive(id)
+      if (task !== undefined) {
+        task.followers ??= Follow.make(followBuffer)
+        return Effect.succeed(Follow.attach(task.followers, replayOf(id)))
+      }
+      return Effect.map(lookup(id), (record) => Follow.attachEnded(replayOf(record.id)))
+    })
+
+  const follow = (id: TaskId): Stream.Stream<OutputChunk, TaskNotFound> =>
+    Stream.unwrap(
+      Effect.acquireRelease(attachFollower(id), (follower) => Effect.sync(() => Follow.detach(follower))).pipe(
+        Effect.map(Follow.stream)
+      )
+    )
+
+  const submitFollowed = <A, E = never, R = never>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ): Effect.Effect<
+    readonly [task: TrackedTask<A, E>, output: Stream.Stream<OutputChunk>],
+    TaskManagerClosed,
+    Exclude<R, Provided> | Scope.Scope
+  > =>
+    Effect.acquireRelease(
+      Effect.contextWith((context: Context.Context<Exclude<R, Provided>>) => {
+        let follower: Follow.Follower | undefined
+        const record = submitUnsafe(effect, context, options, (task) => {
+          task.followers = Follow.make(followBuffer)
+          follower = Follow.attach(task.followers, [])
+        })
+        return record === undefined
+          ? Effect.fail(new TaskManagerClosed())
+          : Effect.succeed([record as TrackedTask<A, E>, follower!] as const)
+      }),
+      ([, follower]) => Effect.sync(() => Follow.detach(follower))
+    ).pipe(Effect.map(([task, follower]) => [task, Follow.stream(follower)] as const))
 
   const shutdown = Effect.suspend(() => {
     closed = true
@@ -706,6 +824,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
 
   const service: TaskManagerShape = {
     submit,
+    submitFollowed,
+    follow,
     get: lookup,
     await: (id) =>
       Effect.suspend(() => {

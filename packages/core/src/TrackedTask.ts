@@ -86,14 +86,43 @@ export const TrackedTaskJson = Schema.Struct({
  */
 export type TrackedTaskJson = typeof TrackedTaskJson.Type
 
+/** `Name: message`; an error without a message (a plain tagged error) shows its fields instead. */
+const headline = (error: Error): string => {
+  if (error.message.length > 0) return `${error.name}: ${error.message}`
+  const fields = Object.entries(error).filter(([key]) => !["_tag", "name", "message", "stack", "cause"].includes(key))
+  if (fields.length === 0) return error.name
+  try {
+    return `${error.name}: ${JSON.stringify(Object.fromEntries(fields))}`
+  } catch {
+    return error.name
+  }
+}
+
+/** `Name: message`, then each nested cause the same way, one per line; never stack frames. */
+const errorText = (error: Error): string => {
+  const lines = [headline(error)]
+  const seen = new Set<unknown>([error])
+  for (let cause = error.cause; cause instanceof Error && !seen.has(cause); cause = cause.cause) {
+    seen.add(cause)
+    lines.push(`  caused by ${headline(cause)}`)
+  }
+  return lines.join("\n")
+}
+
 /**
- * Renders a failed exit as readable text (the pretty-printed cause); undefined for success.
+ * Renders a failed exit as readable text: each error of the cause as `Name: message` (`CommandFailed: exit 3`,
+ * `Error: disk full`), with its nested causes, one error per line and no stack frames (they would show the
+ * server's file paths to whoever reads the record); an interruption alone reads `interrupted`. Undefined for
+ * success.
  *
  * @since 0.1.0
  * @category utils
  */
-export const renderError = (exit: Exit.Exit<unknown, unknown> | undefined): string | undefined =>
-  exit === undefined || Exit.isSuccess(exit) ? undefined : Cause.pretty(exit.cause)
+export const renderError = (exit: Exit.Exit<unknown, unknown> | undefined): string | undefined => {
+  if (exit === undefined || Exit.isSuccess(exit)) return undefined
+  if (Cause.hasInterruptsOnly(exit.cause)) return "interrupted"
+  return Cause.prettyErrors(exit.cause).map(errorText).join("\n")
+}
 
 /**
  * Converts a task to its JSON form.

@@ -13,6 +13,14 @@
 export * as CurrentTask from "./CurrentTask.js"
 
 /**
+ * What following a task's output yields: its chunks, and what a late follower missed.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as OutputChunk from "./OutputChunk.js"
+
+/**
  * The record of one operating-system process a task started.
  *
  * @since 0.1.0

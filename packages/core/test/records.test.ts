@@ -1,6 +1,6 @@
 import { ProcessInfo, TaskContext, TaskEvent, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Schema } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { collectEvents, tagsOf, withManager } from "./helpers.js"
 
@@ -44,6 +44,37 @@ describe("TrackedTask JSON form", () => {
       const codec = Schema.Array(TrackedTask.TrackedTaskJson)
       const text = JSON.stringify(Schema.encodeSync(codec)(json))
       expect(Schema.decodeUnknownSync(codec)(JSON.parse(text))).toEqual(json)
+    }).pipe(withManager()))
+
+  it.effect("a failure reads `Name: message`, nested causes included, without stack frames (in toJson and TaskFinished)", () =>
+    Effect.gen(function*() {
+      class Refused extends Schema.TaggedError<Refused>()("Refused", { code: Schema.Number }) {
+        override get message() {
+          return `refused with ${this.code}`
+        }
+      }
+      class Bare extends Schema.TaggedError<Bare>()("Bare", { path: Schema.String }) {}
+      const tm = yield* TaskManager.TaskManager
+      const events = yield* collectEvents(tm)
+      const tasks = [
+        yield* tm.submit(Effect.fail(new Refused({ code: 3 }))),
+        yield* tm.submit(Effect.fail(new Bare({ path: "/tmp/x" }))),
+        yield* tm.submit(Effect.die(new Error("disk full", { cause: new TypeError("EIO") }))),
+        yield* tm.submit(Effect.fail("plain text"))
+      ]
+      const errors = []
+      for (const task of tasks) errors.push(TrackedTask.toJson(yield* tm.await(task.id)).error)
+      expect(errors).toEqual([
+        "Refused: refused with 3",
+        `Bare: {"path":"/tmp/x"}`,
+        "Error: disk full\n  caused by TypeError: EIO",
+        "Error: plain text"
+      ])
+      yield* tm.shutdown
+      const finished = (yield* Fiber.join(events)).flatMap((e) => e._tag === "TaskFinished" ? [e.error] : [])
+      expect(finished).toEqual(errors)
+      expect(TrackedTask.renderError(Exit.interrupt())).toBe("interrupted")
+      expect(TrackedTask.renderError(Exit.void)).toBeUndefined()
     }).pipe(withManager()))
 
   it("durationMillis counts from start to finish, or to now for a running task", () => {

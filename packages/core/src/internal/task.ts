@@ -17,6 +17,7 @@ import type { Revocation } from "../Revocation.js"
 import type { TaskState, TerminalState } from "../TaskState.js"
 import { isTerminal } from "../TaskState.js"
 import { Completion, type TrackedTask } from "../TrackedTask.js"
+import type * as Follow from "./follow.js"
 import type * as Pool from "./pool.js"
 
 /**
@@ -48,6 +49,8 @@ export interface Task extends Effect.Effect<TrackedTask<any, any>> {
   stored: boolean
   /** While `submit` starts this task: the task whose own start submitted it, if any. */
   outer: Task | undefined
+  /** The followers of the task's output, created by the first `follow`. */
+  followers: Follow.Followers | undefined
 }
 
 const TaskProto = Effectable.Prototype<Task>({
@@ -80,6 +83,7 @@ const TaskImpl = function(
   this.bodyExit = undefined
   this.stored = false
   this.outer = undefined
+  this.followers = undefined
 } as unknown as new(
   effect: Effect.Effect<unknown, unknown, any>,
   context: Context.Context<any>,

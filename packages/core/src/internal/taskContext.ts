@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ProcessInfo, StoppedProcess } from "../ProcessInfo.js"
 import type { OutputStream, TaskContextShape } from "../TaskContext.js"
@@ -22,7 +23,7 @@ export interface Hooks {
     pid: number,
     report: { readonly stopped: ReadonlyArray<StoppedProcess>; readonly escalated: boolean }
   ) => void
-  readonly output: (task: Task, pid: number, stream: OutputStream, text: string) => void
+  readonly output: (task: Task, pid: number, stream: OutputStream, text: string) => Effect.Effect<void> | undefined
 }
 
 interface TaskContextImpl extends TaskContextShape {
@@ -59,7 +60,7 @@ const Proto: ThisType<TaskContextImpl> & Partial<TaskContextShape> = {
     this.hooks.processesStopped(this.task, pid, report)
   },
   outputUnsafe(pid, stream, text) {
-    this.hooks.output(this.task, pid, stream, text)
+    return this.hooks.output(this.task, pid, stream, text)
   }
 }
 
