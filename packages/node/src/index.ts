@@ -67,3 +67,11 @@ export * as ProcessIdentity from "./ProcessIdentity.js"
  * @category modules
  */
 export * as TaskCookie from "./TaskCookie.js"
+
+/**
+ * A command as a task's work: a non-zero exit or a killing signal fails the task with `CommandFailed`.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as TaskCommand from "./TaskCommand.js"
