@@ -1,4 +1,5 @@
 import { ProcessInfo, TaskState, TrackedTask } from "@effect-tasks/core"
+import { TaskCommand } from "@effect-tasks/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -6,7 +7,6 @@ import * as Exit from "effect/Exit"
 import * as Color from "../src/render/color.js"
 import * as Table from "../src/render/table.js"
 import * as Tasks from "../src/render/tasks.js"
-import { CommandFailed } from "../src/shellTask.js"
 
 const off = Color.palette(false)
 const on = Color.palette(true)
@@ -109,8 +109,18 @@ describe("task rendering", () => {
     )
     expect(Tasks.result(task(1, "SUCCESS", { exit: Exit.void, processes: [proc(5, { exitCode: 0 })] }))).toBe("exit 0")
     expect(Tasks.result(task(1, "SUCCESS", { exit: Exit.void }))).toBe("ok")
-    expect(Tasks.result(task(1, "FAILURE", { exit: failed(new CommandFailed({ exitCode: 3 })) }))).toBe("exit 3")
-    expect(Tasks.result(task(1, "FAILURE", { exit: failed(new CommandFailed({ signal: "SIGKILL" })) }))).toBe(
+    expect(
+      Tasks.result(
+        task(1, "FAILURE", { exit: failed(new TaskCommand.CommandFailed({ command: "sh", exitCode: 3, stderr: "" })) })
+      )
+    ).toBe("exit 3")
+    expect(
+      Tasks.result(
+        task(1, "FAILURE", {
+          exit: failed(new TaskCommand.CommandFailed({ command: "sh", signal: "SIGKILL", stderr: "" }))
+        })
+      )
+    ).toBe(
       "killed by SIGKILL"
     )
     expect(Tasks.result(task(1, "FAILURE", { exit: failed(new Error("boom")) }))).toContain("boom")
@@ -125,8 +135,18 @@ describe("task rendering", () => {
 
   it("gives the exit code a task stands for: 0, the command's, 128 + signal, or none", () => {
     expect(Tasks.exitCode(task(1, "SUCCESS", { exit: Exit.void }))).toBe(0)
-    expect(Tasks.exitCode(task(1, "FAILURE", { exit: failed(new CommandFailed({ exitCode: 7 })) }))).toBe(7)
-    expect(Tasks.exitCode(task(1, "FAILURE", { exit: failed(new CommandFailed({ signal: "SIGKILL" })) }))).toBe(137)
+    expect(
+      Tasks.exitCode(
+        task(1, "FAILURE", { exit: failed(new TaskCommand.CommandFailed({ command: "sh", exitCode: 7, stderr: "" })) })
+      )
+    ).toBe(7)
+    expect(
+      Tasks.exitCode(
+        task(1, "FAILURE", {
+          exit: failed(new TaskCommand.CommandFailed({ command: "sh", signal: "SIGKILL", stderr: "" }))
+        })
+      )
+    ).toBe(137)
     expect(Tasks.exitCode(task(1, "FAILURE", { exit: failed(new Error("x")) }))).toBe(1)
     expect(Tasks.exitCode(task(1, "REVOKED"))).toBeUndefined()
     expect(Tasks.exitCode(task(1, "RUNNING"))).toBeUndefined()
@@ -139,7 +159,11 @@ describe("task rendering", () => {
       processes: [proc(42, { endedAt: 2000, signal: "SIGKILL" })]
     })
     expect(Tasks.finishedText(revoked)).toBe("revoked: shutdown → killed by SIGKILL")
-    expect(Tasks.finishedText(task(1, "FAILURE", { exit: failed(new CommandFailed({ exitCode: 2 })) }))).toBe(
+    expect(
+      Tasks.finishedText(
+        task(1, "FAILURE", { exit: failed(new TaskCommand.CommandFailed({ command: "sh", exitCode: 2, stderr: "" })) })
+      )
+    ).toBe(
       "exited with code 2"
     )
   })

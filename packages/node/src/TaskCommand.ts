@@ -27,7 +27,6 @@
  *
  * @since 0.1.0
  */
-import { TaskContext } from "@effect-tasks/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as PlatformError from "effect/PlatformError"
@@ -129,16 +128,14 @@ export const run = Effect.fn("TaskCommand.run")(function*(
   options: RunOptions = {}
 ): Effect.fn.Return<void, CommandFailed | PlatformError.PlatformError, ChildProcessSpawner> {
   const spawner = yield* ChildProcessSpawner
-  const inTask = (yield* Effect.serviceOption(TaskContext.TaskContext))._tag === "Some"
   const limit = options.stderrTail ?? 4096
   return yield* Effect.scoped(Effect.gen(function*() {
     const handle = yield* spawner.spawn(withStdinAtEof(command))
     const stderr = { text: "" }
     const reader = yield* Effect.forkScoped(tailOf(handle.stderr, limit, stderr), { startImmediately: true })
-    // A task's spawner drains stdout into the task already; anywhere else, unread output would block the command.
-    if (!inTask) {
-      yield* Effect.forkScoped(Stream.runDrain(handle.stdout).pipe(Effect.ignore), { startImmediately: true })
-    }
+    // A task's spawner drains stdout into the task whoever reads it; a plain spawner (outside a task, or a
+    // manager without one) would let unread output block the command.
+    yield* Effect.forkScoped(Stream.runDrain(handle.stdout).pipe(Effect.ignore), { startImmediately: true })
     if (options.onStart !== undefined) yield* options.onStart(handle)
     const exit = yield* Effect.exit(handle.exitCode)
     const failed = (outcome: { readonly exitCode: number } | { readonly signal: string }) =>

@@ -13,9 +13,12 @@ import { NodeTaskManager } from "@effect-tasks/node"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Flags from "../flags.js"
 import * as Color from "../render/color.js"
+import * as Output from "../render/output.js"
 import * as Tasks from "../render/tasks.js"
 import * as ShellTask from "../shellTask.js"
 import * as Signals from "../signals.js"
@@ -79,7 +82,8 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
   const names = config.commands.map((_, i) => nameOf(config.names, i))
   const width = Math.max(...names.map(Color.width))
   const prefixes = names.map((name, i) => colors[i % colors.length]!(`[${Color.pad(name, width)}]`))
-  const note = (text: string) => out.write(`${p.dim(text)}\n`)
+  const printer = Output.make(out, Terminal.stderr, p)
+  const note = (text: string) => printer.note(p.dim(text))
   const graceText = Tasks.formatGrace(config.grace)
 
   let stoppedBy: string | undefined
@@ -88,24 +92,13 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
   const endOrder: Array<TaskId.TaskId> = []
   const commandOf = (task: TrackedTask.TrackedTask) => config.commands[ids.indexOf(task.id)] ?? ""
 
-  for (const [i, command] of config.commands.entries()) {
-    const prefix = prefixes[i]!
-    const task = yield* tm.submit(
-      ShellTask.run(command, {
-        onLine: (line, stream) => (stream === "stderr" ? Terminal.stderr : out).write(`${prefix} ${line}\n`)
-      }),
-      { name: names[i]!, mode: "run" }
-    )
-    ids.push(task.id)
-  }
-
   const reported = new Set<number>()
   const report = (task: TrackedTask.TrackedTask) => {
     if (reported.has(task.id)) return
     reported.add(task.id)
     const prefix = prefixes[ids.indexOf(task.id)]!
     const took = p.dim(`(${Tasks.durationText(task)})`)
-    out.write(`${prefix} ${Color.forState(p, task.state)(Tasks.finishedText(task))} ${took}\n`)
+    printer.note(`${prefix} ${Color.forState(p, task.state)(Tasks.finishedText(task))} ${took}`)
   }
 
   const finished = (task: TrackedTask.TrackedTask) =>
@@ -149,6 +142,35 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
     process.exitCode = code
   })
 
+  // Each command is followed from its first byte: every line is printed, in order, and its end is reported once
+  // its output has ended (a follower ends when its task is terminal).
+  const followers: Array<Fiber.Fiber<void>> = []
+  for (const [i, command] of config.commands.entries()) {
+    const prefix = prefixes[i]!
+    const [task, output] = yield* tm.submitFollowed(ShellTask.run(command), { name: names[i]!, mode: "run" })
+    ids.push(task.id)
+    const follower = yield* output.pipe(
+      Stream.runForEachArray((chunks) =>
+        Effect.sync(() => {
+          for (const chunk of chunks) printer.chunk(chunk, prefix)
+        })
+      ),
+      Effect.andThen(Effect.sync(() => printer.end(task.id))),
+      Effect.andThen(tm.get(task.id)),
+      Effect.flatMap(finished),
+      Effect.orDie,
+      Effect.forkScoped({ startImmediately: true })
+    )
+    followers.push(follower)
+  }
+  if (out.isTTY) {
+    yield* Effect.sync(() => printer.tick(Date.now())).pipe(
+      Effect.delay(Duration.millis(Output.partialDelayMillis)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+  }
+
   let signalled = false
   const stop = Effect.gen(function*() {
     const signal = Signals.first() ?? "interrupt"
@@ -158,18 +180,18 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
     note(
       `--> ${signal}: stopping ${active} command(s) gracefully (grace ${graceText}; send it again to kill at once)`
     )
-    const stopped = yield* tm.shutdown.pipe(Effect.andThen(Effect.forEach(ids, (id) => tm.get(id))))
-    stopped.forEach(report)
+    yield* tm.shutdown
+    // Every follower ends once its task is terminal, after the last of its output and its end line.
+    yield* Fiber.joinAll(followers)
   })
 
   yield* Signals.killOnSecond(
     note,
     tm.revokeAll({ graceful: false }),
-    Effect.forEach(ids, (id) => Effect.flatMap(tm.await(id), finished), { concurrency: "unbounded", discard: true })
-      .pipe(Effect.onInterrupt(() => Effect.andThen(stop, summary)))
+    Fiber.joinAll(followers).pipe(Effect.onInterrupt(() => Effect.andThen(stop, summary)))
   )
   yield* summary
-})
+}, Effect.scoped)
 
 /** Runs `config` with its own task manager (closed, and so every process killed, when it returns). */
 export const runCommands = (config: RunConfig) =>

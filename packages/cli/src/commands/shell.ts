@@ -8,17 +8,20 @@
  *
  * @since 0.1.0
  */
-import { CurrentTask, TaskEvent, TaskId, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
+import { CurrentTask, OutputChunk, TaskEvent, TaskId, TaskManager, TaskState, TrackedTask } from "@effect-tasks/core"
 import { Journal, NodeTaskManager } from "@effect-tasks/node"
 import { Command } from "effect/cli"
+import * as Deferred from "effect/Deferred"
 import * as EffectDuration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Flags from "../flags.js"
+import * as Lines from "../lines.js"
 import * as Color from "../render/color.js"
 import * as Live from "../render/live.js"
 import * as Tasks from "../render/tasks.js"
@@ -27,12 +30,13 @@ import * as Complete from "../shell/complete.js"
 import * as Decoder from "../shell/decoder.js"
 import * as Editor from "../shell/editor.js"
 import * as Environment from "../shell/environment.js"
-import * as Follow from "../shell/follow.js"
+import * as Flood from "../shell/flood.js"
 import * as History from "../shell/history.js"
 import * as Keyboard from "../shell/keyboard.js"
 import * as Parse from "../shell/parse.js"
 import * as Screen from "../shell/screen.js"
 import * as Search from "../shell/search.js"
+import * as Stdin from "../shell/stdin.js"
 import * as ShellTask from "../shellTask.js"
 import * as Signals from "../signals.js"
 import * as Terminal from "../terminal.js"
@@ -42,11 +46,21 @@ type Message =
   | Keyboard.Input
   | { readonly _tag: "Event"; readonly event: TaskEvent.TaskEvent }
   | { readonly _tag: "WaitDone" }
-  | { readonly _tag: "Followed"; readonly id: number; readonly item: Follow.Followed }
-  | { readonly _tag: "FollowDone"; readonly id: number }
+  | { readonly _tag: "OutputDone"; readonly id: number }
   | { readonly _tag: "Tick" }
   | { readonly _tag: "Resize" }
   | { readonly _tag: "ShutdownDone" }
+
+/** What the shell keeps of one task's output while it is followed: its unfinished lines, and its flood. */
+interface Printed {
+  readonly sources: Map<
+    string,
+    { readonly stream: "stdout" | "stderr"; readonly buffer: Lines.LineBuffer; since: number }
+  >
+  readonly flood: Flood.Flood
+  /** Completes once the task's output has ended and its end has been reported. */
+  readonly done: Deferred.Deferred<void>
+}
 
 /** What handling one message gives: `"exit"` to leave. */
 type Handled = Effect.Effect<"exit" | void, never, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner>
@@ -60,8 +74,8 @@ const editorMeta = new Set(["b", "f", "d", "backspace", "left", "right"])
 /** Lines kept from a task's output tail by `log N`. */
 const logLines = 200
 
-/** Lines of a task's earlier output `fg N` shows before following it. */
-const followContext = 10
+/** How long an unfinished line (a prompt) waits before the shell shows it. */
+const partialMillis = 150
 
 /** How often the status line's times and the shutdown countdown are redrawn. */
 const tickMillis = 200
@@ -91,9 +105,12 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   let mode: Screen.Mode = { _tag: "Prompt" }
   let environment = Environment.current()
   let waiter: Fiber.Fiber<unknown, unknown> | undefined
-  let follower: Fiber.Fiber<unknown, unknown> | undefined
   // Lines of other tasks not shown while following one, per task.
   const hidden = new Map<number, number>()
+  // Every task's output is followed from its first byte, losslessly; what it printed is shown from here.
+  const printed = new Map<number, Printed>()
+  // Whether the shell has said that tasks get end-of-file on stdin: later tasks get it at once.
+  let stdinNoticed = false
   let historyProblem: string | undefined
 
   const say = (text: string) => region.print(text)
@@ -104,7 +121,7 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
 
   const draw = () => {
     if (!region.live) return
-    const screen: Screen.Screen = { mode, editor, running: [...running.values()], finished }
+    const screen: Screen.Screen = { mode, editor, running: [...running.values()], finished, partials: partials() }
     const [lines, back] = Screen.render(screen, p, Date.now(), out.columns())
     region.update(lines, back)
   }
@@ -128,37 +145,151 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
     )
   }
 
-  const printLine = (id: number, stream: "stdout" | "stderr", line: string) => {
-    const text = Color.sanitize(line)
-    say(`${label(id)} ${stream === "stderr" ? p.red(text) : text}`)
+  const lineText = (id: number, line: Flood.Line) => {
+    const text = Color.sanitize(line.text)
+    return `${label(id)} ${line.stream === "stderr" ? p.red(text) : text}`
   }
 
-  const start = (command: string) => {
-    const { cwd, env } = environment
-    const submitted = tm.submit(
-      Effect.flatMap(CurrentTask.CurrentTask, (id) =>
+  const print = (id: number, items: ReadonlyArray<Flood.Print>) => {
+    if (items.length === 0) return
+    say(
+      items.map((item) =>
+        item._tag === "Line"
+          ? lineText(id, item.line)
+          : p.dim(
+            `${label(id)} … ${item.count} line(s) not shown${
+              item.ended ? "" : " so far"
+            } (log ${id} shows the latest, fg ${id} everything from now on)`
+          )
+      ).join("\n")
+    )
+  }
+
+  const allLines = (lines: ReadonlyArray<Flood.Line>): Array<Flood.Print> =>
+    lines.map((line) => ({ _tag: "Line", line }))
+
+  /** Shows the lines a task completed: all of them, or as much as a flood allows, or none while another is followed. */
+  const show = (id: number, state: Printed, lines: ReadonlyArray<Flood.Line>, now: number) => {
+    if (lines.length === 0) return
+    if (!interactive) return print(id, allLines(lines))
+    if (mode._tag === "Following") {
+      if (mode.id === id) print(id, allLines(lines))
+      else hidden.set(id, (hidden.get(id) ?? 0) + lines.length)
+      return
+    }
+    print(id, Flood.take(state.flood, lines, limits(), now))
+  }
+
+  const limits = () => Flood.limitsFor(out.rows())
+
+  const printChunks = (id: number, chunks: ReadonlyArray<OutputChunk.OutputChunk>) => {
+    const state = printed.get(id)
+    if (state === undefined) return
+    const now = Date.now()
+    const lines: Array<Flood.Line> = []
+    for (const chunk of chunks) {
+      if (chunk._tag !== "TaskOutput") continue
+      const key = `${chunk.pid}/${chunk.stream}`
+      let source = state.sources.get(key)
+      if (source === undefined) {
+        source = { stream: chunk.stream, buffer: Lines.make(), since: now }
+        state.sources.set(key, source)
+      }
+      const waited = source.buffer.pending.length > 0
+      const completed = Lines.push(source.buffer, chunk.text)
+      for (const text of completed) lines.push({ stream: chunk.stream, text })
+      if (!waited || completed.length > 0) source.since = now
+    }
+    show(id, state, lines, now)
+  }
+
+  /** The task's output has ended: its unfinished lines are lines now, and a flood under way is closed. */
+  const endOutput = (id: number) => {
+    const state = printed.get(id)
+    if (state === undefined) return
+    const lines: Array<Flood.Line> = []
+    for (const source of state.sources.values()) {
+      for (const text of Lines.flush(source.buffer)) lines.push({ stream: source.stream, text })
+    }
+    state.sources.clear()
+    const now = Date.now()
+    show(id, state, lines, now)
+    if (interactive) print(id, Flood.settle(state.flood, limits(), now, true))
+  }
+
+  /** The unfinished lines that have waited a moment (a prompt), as the region shows them above the status line. */
+  const partials = (): Array<string> => {
+    const now = Date.now()
+    const shown: Array<string> = []
+    for (const [id, state] of printed) {
+      if (mode._tag === "Following" && mode.id !== id) continue
+      for (const source of state.sources.values()) {
+        const text = Lines.pending(source.buffer)
+        if (text !== undefined && now - source.since >= partialMillis) {
+          shown.push(lineText(id, { stream: source.stream, text }))
+        }
+      }
+    }
+    return shown
+  }
+
+  const stdinRead = (id: number) => {
+    if (stdinNoticed) return
+    stdinNoticed = true
+    say(p.yellow(
+      `${label(id)} reads stdin: tasks take no input, so it gets end-of-file (as with < /dev/null; said once)`
+    ))
+  }
+
+  /** Waits until a task's output has ended and its end has been reported. */
+  const outputDone = (id: number) => {
+    const state = printed.get(id)
+    return state === undefined ? Effect.void : Deferred.await(state.done)
+  }
+
+  const start = (command: string) =>
+    Effect.gen(function*() {
+      const { cwd, env } = environment
+      // Until the shell has said it once, a task gets a watched pipe as stdin, so that reading it is noticed.
+      const watched = !stdinNoticed
+      const body = Effect.flatMap(CurrentTask.CurrentTask, (id) =>
         Effect.andThen(
           Effect.sync(() => say(`${label(id)} started: ${command}`)),
           ShellTask.run(command, {
             cwd,
             env,
-            onLine: (line, stream) => {
-              // While one task is followed, it alone is shown (its lines come from `Follow`); count the rest.
-              if (mode._tag !== "Following") printLine(id, stream, line)
-              else if (mode.id !== id) hidden.set(id, (hidden.get(id) ?? 0) + 1)
-            }
+            ...(watched ? { stdin: "pipe", onStart: (handle) => Stdin.watch(handle, () => stdinRead(id)) } : {})
           })
-        )),
-      { name: command, mode: "shell" }
-    )
-    // Known at once, not only when its event arrives: a `fg` or `wait` typed right after must see it.
-    return Effect.tap(submitted, (task) =>
-      Effect.sync(() => {
-        if (!TaskState.isTerminal(task.state) && !reported.has(task.id) && !running.has(task.id)) {
-          running.set(task.id, { id: task.id, name: task.name, startedAt: task.startedAt })
-        }
-      }))
-  }
+        ))
+      const scope = yield* Scope.make()
+      const [task, output] = yield* tm.submitFollowed(body, { name: command, mode: "shell" }).pipe(
+        Scope.provide(scope),
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
+      // Known at once, not only when its event arrives: a `fg` or `wait` typed right after must see it.
+      if (!TaskState.isTerminal(task.state) && !reported.has(task.id) && !running.has(task.id)) {
+        running.set(task.id, { id: task.id, name: task.name, startedAt: task.startedAt })
+      }
+      const state: Printed = {
+        sources: new Map(),
+        flood: Flood.make(limits(), Date.now()),
+        done: Deferred.makeUnsafe()
+      }
+      printed.set(task.id, state)
+      yield* output.pipe(
+        Stream.runForEachArray((chunks) => Effect.sync(() => printChunks(task.id, chunks))),
+        Effect.ensuring(Scope.close(scope, Exit.void)),
+        Effect.andThen(Effect.sync(() => endOutput(task.id))),
+        // Its end is said after its last line.
+        Effect.andThen(Effect.option(tm.get(task.id))),
+        Effect.tap((done) => Effect.sync(() => done._tag === "Some" && reportEnd(done.value))),
+        Effect.andThen(Deferred.succeed(state.done, undefined)),
+        Effect.andThen(Effect.sync(() => printed.delete(task.id))),
+        Effect.andThen(Queue.offer(messages, { _tag: "OutputDone", id: task.id })),
+        Effect.forkScoped({ startImmediately: true })
+      )
+      return task
+    })
 
   const ended = (task: TrackedTask.TrackedTask) =>
     `${label(task.id)} ${Color.forState(p, task.state)(Tasks.finishedText(task))} ${
@@ -209,49 +340,36 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
     say(p.dim(`not shown while following: ${parts.join(", ")} (log N shows a task's kept output)`))
   }
 
-  const stopFollowing = Effect.gen(function*() {
-    if (follower !== undefined) yield* Fiber.interrupt(follower)
-    follower = undefined
+  const stopFollowing = Effect.sync(() => {
     mode = { _tag: "Prompt" }
     reportHidden()
   })
 
+  /** `fg N`: from now on every line of the task is shown (it is followed losslessly from its start), the rest hidden. */
   const follow = (task: TrackedTask.TrackedTask) =>
     Effect.gen(function*() {
-      if (TaskState.isTerminal(task.state)) {
+      const state = printed.get(task.id)
+      if (TaskState.isTerminal(task.state) && state === undefined) {
         return say(`fg: ${label(task.id)} already finished (${task.state}); log ${task.id} shows its output`)
       }
       // Without a terminal every line is printed anyway, and there is no Ctrl-C: wait for it.
-      if (!interactive) return reportEnd(yield* Effect.orDie(tm.await(task.id)))
+      if (!interactive) return yield* outputDone(task.id)
+      say(p.dim(`--- following [${task.id}] ${Color.oneLine(task.name)} ---`))
+      // A flood under way ends here: how much went unshown, and its last lines.
+      if (state !== undefined) print(task.id, Flood.settle(state.flood, limits(), Date.now(), true))
       mode = { _tag: "Following", id: task.id, name: task.name }
       hidden.clear()
-      const id = task.id
-      follower = yield* Effect.scoped(
-        Effect.flatMap(Follow.lines(tm, id), (lines) =>
-          Stream.runForEach(lines, (item) => Queue.offer(messages, { _tag: "Followed", id, item })))
-      ).pipe(
-        Effect.andThen(Queue.offer(messages, { _tag: "FollowDone", id })),
-        Effect.forkScoped({ startImmediately: true })
-      )
-      // The subscription is in place: what came before is in the kept tail.
-      const tail = yield* Effect.orDie(tm.output(id))
-      const earlier = [
-        ...tail.stdout.split("\n").slice(0, -1).map((text) => ({ stream: "stdout" as const, text })),
-        ...tail.stderr.split("\n").slice(0, -1).map((text) => ({ stream: "stderr" as const, text }))
-      ].slice(-followContext)
-      say(p.dim(`--- following [${id}] ${Color.oneLine(task.name)} ---`))
-      for (const line of earlier) {
-        printLine(id, line.stream, line.text)
-      }
+      if (state === undefined) yield* stopFollowing
     })
 
   const wait = (ids: ReadonlyArray<TaskId.TaskId>) =>
     Effect.gen(function*() {
       const targets = ids.length > 0 ? ids : [...running.keys()]
       if (targets.length === 0) return say("wait: nothing is running")
+      // A task's end is reported once its output has been shown.
       const awaitAll = Effect.forEach(targets, (id) =>
         tm.await(id).pipe(
-          Effect.tap((task) => Effect.sync(() => reportEnd(task))),
+          Effect.tap((task) => Effect.andThen(outputDone(id), Effect.sync(() => reportEnd(task)))),
           Effect.catchTag("TaskNotFound", () => Effect.sync(() => say(`wait: no task ${id}`)))
         ), { discard: true })
       // Without a terminal there is no Ctrl-C to stop waiting: block, so later lines wait too.
@@ -528,11 +646,9 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   const resync = Effect.gen(function*() {
     const active = yield* tm.active
     const all = yield* tm.list
+    // A task that ended is reported by its follower, once its output has been shown.
     for (const id of running.keys()) {
-      if (active.some((task) => task.id === id)) continue
-      running.delete(id)
-      const task = all.find((t) => t.id === id)
-      if (task !== undefined) reportEnd(task)
+      if (!active.some((task) => task.id === id)) running.delete(id)
     }
     for (const task of active) {
       running.set(task.id, {
@@ -575,9 +691,9 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         case "EventsDropped":
           return yield* resync
         case "TaskFinished": {
+          // Its end is reported by its follower, after its last line.
           running.delete(event.id)
           finished++
-          reportEnd(yield* Effect.orDie(tm.get(event.id)))
           if (mode._tag === "Picker") {
             const ids = mode.ids.filter((id) => id !== event.id)
             mode = ids.length === 0 ? { _tag: "Prompt" } : { ...mode, ids }
@@ -603,16 +719,15 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         return Effect.sync(() => {
           if (mode._tag === "Waiting") mode = { _tag: "Prompt" }
         })
-      case "Followed":
-        return Effect.sync(() => {
-          if (mode._tag !== "Following" || mode.id !== message.id) return
-          const { item } = message
-          if (item._tag === "Line") printLine(message.id, item.stream, item.text)
-          else say(p.yellow(`(${item.count} events dropped: the shell fell behind; log ${message.id} shows the tail)`))
-        })
-      case "FollowDone":
+      case "OutputDone":
         return mode._tag === "Following" && mode.id === message.id ? stopFollowing : Effect.void
       case "Tick":
+        return Effect.sync(() => {
+          const now = Date.now()
+          if (mode._tag !== "Following") {
+            for (const [id, state] of printed) print(id, Flood.settle(state.flood, limits(), now))
+          }
+        })
       case "Resize":
       case "ShutdownDone":
         return Effect.void
@@ -622,7 +737,6 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   /** Leaves: stops every task gracefully, showing which are still stopping and their grace countdown. */
   const leave = (why: string) =>
     Effect.gen(function*() {
-      if (follower !== undefined) yield* Fiber.interrupt(follower)
       if (waiter !== undefined) yield* Fiber.interrupt(waiter)
       const active = yield* tm.active
       if (active.length === 0) {
@@ -648,6 +762,8 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
         if (message._tag === "Key" || message._tag === "Event" || message._tag === "Tick") yield* handle(message)
       }
       yield* drainEvents
+      // Each task's end is reported after its output, by its follower.
+      yield* Effect.forEach(active, (task) => outputDone(task.id), { discard: true })
       for (const task of active) reportEnd(yield* Effect.orDie(tm.get(task.id)))
       mode = { _tag: "Prompt" }
       region.clear()

@@ -7,12 +7,12 @@
  * @since 0.1.0
  */
 import { TrackedTask } from "@effect-tasks/core"
+import { TaskCommand } from "@effect-tasks/node"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Tasks from "../render/tasks.js"
-import { CommandFailed } from "../shellTask.js"
 
-/** A failure known only by the text the server rendered (`Cause.pretty`): it renders as that text again. */
+/** A failure known only by the text the server rendered (`TrackedTask.renderError`): it renders as that text again. */
 class RemoteFailure extends Error {
   constructor(text: string) {
     super(text.split("\n")[0] ?? text)
@@ -30,9 +30,11 @@ const exitOf = (json: TrackedTask.TrackedTaskJson): Exit.Exit<unknown, unknown> 
     case "FAILURE": {
       const root = json.processes[0]
       if (root?.exitCode !== undefined && root.exitCode !== 0) {
-        return Exit.fail(new CommandFailed({ exitCode: root.exitCode }))
+        return Exit.fail(new TaskCommand.CommandFailed({ command: json.name, exitCode: root.exitCode, stderr: "" }))
       }
-      if (root?.signal !== undefined) return Exit.fail(new CommandFailed({ signal: root.signal }))
+      if (root?.signal !== undefined) {
+        return Exit.fail(new TaskCommand.CommandFailed({ command: json.name, signal: root.signal, stderr: "" }))
+      }
       return Exit.fail(new RemoteFailure(json.error ?? "failed"))
     }
     default:

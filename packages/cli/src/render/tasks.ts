@@ -5,12 +5,12 @@
  * @since 0.1.0
  */
 import { ProcessInfo, TrackedTask } from "@effect-tasks/core"
+import { TaskCommand } from "@effect-tasks/node"
 import * as Cause from "effect/Cause"
 import * as EffectDuration from "effect/Duration"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Duration from "../duration.js"
-import { CommandFailed } from "../shellTask.js"
 import * as Color from "./color.js"
 import * as Table from "./table.js"
 
@@ -33,10 +33,10 @@ const signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGK
 export const signalExitCode = (signal: string): number => 128 + (signals[signal] ?? 0)
 
 /** The typed `CommandFailed` of a failed task, if that is how it failed. */
-export const commandFailure = (task: TrackedTask.TrackedTask): CommandFailed | undefined => {
+export const commandFailure = (task: TrackedTask.TrackedTask): TaskCommand.CommandFailed | undefined => {
   if (task.exit === undefined || Exit.isSuccess(task.exit)) return undefined
   const error = Cause.findErrorOption(task.exit.cause)
-  return Option.isSome(error) && error.value instanceof CommandFailed ? error.value : undefined
+  return Option.isSome(error) && error.value instanceof TaskCommand.CommandFailed ? error.value : undefined
 }
 
 /**

@@ -42,6 +42,8 @@ export interface Screen {
   /** Tasks QUEUED or RUNNING, ascending id. */
   readonly running: ReadonlyArray<Running>
   readonly finished: number
+  /** Unfinished lines of tasks' output (a prompt without a newline), shown above the status line. */
+  readonly partials?: ReadonlyArray<string> | undefined
 }
 
 /** The prompt. */
@@ -191,6 +193,17 @@ export const searchLine = (search: Search.Search, p: Color.Palette, width: numbe
 
 /** The region's lines and the cursor offset from the end of the last one. */
 export const render = (
+  screen: Screen,
+  p: Color.Palette,
+  now: number,
+  width: number
+): readonly [Array<string>, number] => {
+  const [lines, back] = renderMode(screen, p, now, width)
+  const partials = screen.partials ?? []
+  return partials.length === 0 ? [lines, back] : [[...partials, ...lines], back]
+}
+
+const renderMode = (
   screen: Screen,
   p: Color.Palette,
   now: number,
