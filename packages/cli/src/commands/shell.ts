@@ -165,15 +165,12 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
     )
   }
 
-  const allLines = (lines: ReadonlyArray<Flood.Line>): Array<Flood.Print> =>
-    lines.map((line) => ({ _tag: "Line", line }))
-
   /** Shows the lines a task completed: all of them, or as much as a flood allows, or none while another is followed. */
   const show = (id: number, state: Printed, lines: ReadonlyArray<Flood.Line>, now: number) => {
     if (lines.length === 0) return
-    if (!interactive) return print(id, allLines(lines))
+    if (!interactive) return print(id, Flood.all(lines))
     if (mode._tag === "Following") {
-      if (mode.id === id) print(id, allLines(lines))
+      if (mode.id === id) print(id, Flood.all(lines))
       else hidden.set(id, (hidden.get(id) ?? 0) + lines.length)
       return
     }

@@ -62,6 +62,9 @@ export type Print =
   | { readonly _tag: "Line"; readonly line: Line }
   | { readonly _tag: "Skipped"; readonly count: number; readonly ended: boolean }
 
+/** Every line, printed (no limit: a followed task, or output that is not a terminal). */
+export const all = (lines: ReadonlyArray<Line>): Array<Print> => lines.map((line) => ({ _tag: "Line", line }))
+
 /** Whether a flood is under way. */
 export const flooding = (flood: Flood): boolean => flood.skipped > 0
 
