@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { TaskEvent, TaskId, TrackedTask } from "@effect-tasks/core"
+import { OutputChunk, TaskEvent, TaskId, TrackedTask } from "@effect-tasks/core"
 import {
   HttpApi,
   HttpApiEndpoint,
@@ -47,6 +47,25 @@ export const OutputTail = Schema.Struct({
   droppedStdout: Schema.Number,
   droppedStderr: Schema.Number
 })
+
+/**
+ * One message of `GET /api/tasks/:id/follow`: a chunk of the task's output (`TaskOutput`), the `OutputSkipped`
+ * a late follower starts with when the kept tail no longer holds everything, and last the task's
+ * `TaskFinished`. A stream that ends without `TaskFinished` was cut short: the server dropped a client that
+ * fell too far behind, or the connection broke.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const FollowMessage = Schema.Union([TaskEvent.TaskOutput, OutputChunk.OutputSkipped, TaskEvent.TaskFinished])
+
+/**
+ * One message of a follow.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FollowMessage = typeof FollowMessage.Type
 
 /**
  * The body of a revoke: graceful (the default: SIGTERM, the grace period, SIGKILL) or not (SIGKILL at once).
@@ -187,6 +206,16 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       success: OutputTail,
       error: TaskNotFound
     }).annotate(OpenApi.Description, "The kept tail of a task's output"),
+    HttpApiEndpoint.get("follow", "/tasks/:id/follow", {
+      params,
+      success: HttpApiSchema.StreamSse({ data: FollowMessage }),
+      error: TaskNotFound
+    }).annotate(
+      OpenApi.Description,
+      "A task's output without loss, as Server-Sent Events: the kept tail (after an OutputSkipped if it is not "
+        + "everything), then every chunk until the task ends, then its TaskFinished. A client that falls more than "
+        + "the server's follow buffer behind is dropped (the stream ends without TaskFinished); it never slows the task"
+    ),
     HttpApiEndpoint.post("revoke", "/tasks/:id/revoke", {
       params,
       payload: [RevokeRequest, Schema.Null],

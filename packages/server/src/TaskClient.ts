@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { TaskEvent, TaskId, TaskState } from "@effect-tasks/core"
+import { TaskId } from "@effect-tasks/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -24,9 +24,10 @@ import { HttpApiClient, HttpApiMiddleware } from "effect/http-api"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Api, Authorization } from "./TaskApi.js"
+import { Api, Authorization, type FollowMessage } from "./TaskApi.js"
 
 /**
  * Where a server listens: an `http://` (or `https://`) URL, or the path of a Unix socket.
@@ -67,7 +68,7 @@ export interface ConnectOptions {
 }
 
 /**
- * The derived client: `client.tasks.list()`, `get`, `output`, `revoke`, `revokeAll`, `events`, `submit`.
+ * The derived client: `client.tasks.list()`, `get`, `output`, `follow`, `revoke`, `revokeAll`, `events`, `submit`.
  *
  * @since 0.1.0
  * @category models
@@ -115,56 +116,47 @@ export const make: (options: ConnectOptions) => Effect.Effect<Client, never, Sco
 export const layer = (options: ConnectOptions): Layer.Layer<TaskClient> => Layer.effect(TaskClient, make(options))
 
 /**
- * What following a task yields: its output chunks (the kept tail first, then live), a notice when events
- * were dropped on the way, and last its `TaskFinished`.
+ * What following a task yields: its output chunks (the kept tail first when the follow starts late, after an
+ * `OutputSkipped` if the tail is not everything), and last its `TaskFinished`.
  *
  * @since 0.1.0
  * @category models
  */
-export type FollowEvent = Extract<
-  TaskEvent.TaskEvent,
-  { readonly _tag: "TaskOutput" | "EventsDropped" | "TaskFinished" }
->
-
-type EventOf<Tag extends FollowEvent["_tag"]> = Extract<FollowEvent, { readonly _tag: Tag }>
+export type FollowEvent = FollowMessage
 
 /**
- * Follows a task's output until it ends: the kept tail, then every chunk published after, then its
- * `TaskFinished` (at once if the task already ended).
+ * A follow ended before the task did: the server dropped the client for falling too far behind (it keeps at most
+ * its `followBuffer` for a client, and never slows the task), or the connection broke. The output received is
+ * exact up to that point; what came after is in the task's kept tail (`client.tasks.output`).
  *
- * Built on the event stream, so it is lossy: a client that falls behind, or a flood of output, gets an
- * `EventsDropped` instead of the missing chunks, and a chunk written while the stream opens may show
- * twice (once in the tail, once live). It moves to a lossless follow of the manager once core has one.
+ * @since 0.1.0
+ * @category errors
+ */
+export class FollowDropped extends Schema.TaggedError<FollowDropped>()("FollowDropped", {
+  id: TaskId.TaskId
+}) {
+  override get message(): string {
+    return `the follow of task ${this.id} ended before the task did (the server dropped a client that fell too far behind, or the connection broke)`
+  }
+}
+
+/**
+ * Follows a task's output until it ends, without loss (`GET /api/tasks/:id/follow`): every chunk in the order
+ * the task's processes wrote it, then its `TaskFinished` (at once if the task already ended). Fails with
+ * `TaskNotFound` for an unknown task, and with `FollowDropped` if the stream ends before `TaskFinished`.
  *
  * @since 0.1.0
  * @category following
  */
 export const follow = (client: Client, id: TaskId.TaskId) =>
-  Stream.unwrap(Effect.gen(function*() {
-    // Open the stream before reading the tail, so nothing published in between is missed.
-    const events = yield* client.tasks.events()
-    const tail = yield* client.tasks.output({ params: { id } })
-    const record = yield* client.tasks.get({ params: { id } })
-    const chunk = (stream: "stdout" | "stderr", text: string): ReadonlyArray<EventOf<"TaskOutput">> =>
-      text.length === 0 ? [] : [{ _tag: "TaskOutput", id, pid: record.processes[0]?.pid ?? 0, stream, text }]
-    const head = Stream.fromIterable<FollowEvent>([...chunk("stdout", tail.stdout), ...chunk("stderr", tail.stderr)])
-    if (TaskState.isTerminal(record.state)) {
-      const finished: EventOf<"TaskFinished"> = {
-        _tag: "TaskFinished",
-        id,
-        state: record.state,
-        at: record.finishedAt ?? 0,
-        ...(record.revocation === undefined ? {} : { revocation: record.revocation }),
-        ...(record.error === undefined ? {} : { error: record.error })
-      }
-      return Stream.concat(head, Stream.succeed(finished))
-    }
-    const live = events.pipe(
-      Stream.filter((event): event is FollowEvent =>
-        event._tag === "EventsDropped"
-        || ((event._tag === "TaskOutput" || event._tag === "TaskFinished") && event.id === id)
+  Stream.unwrap(Effect.map(client.tasks.follow({ params: { id } }), (messages) => {
+    let finished = false
+    return messages.pipe(
+      Stream.tap((message) =>
+        Effect.sync(() => {
+          if (message._tag === "TaskFinished") finished = true
+        })
       ),
-      Stream.takeUntil((event) => event._tag === "TaskFinished")
+      Stream.concat(Stream.suspend(() => finished ? Stream.empty : Stream.fail(new FollowDropped({ id }))))
     )
-    return Stream.concat(head, live)
   }))

@@ -17,7 +17,7 @@
  * Unix socket is created with mode 0600, every `/api` request needs the bearer token (compared in constant
  * time, never accepted in a URL), a `Host` that is not loopback and an `Origin` that is not the server's
  * own are refused (DNS rebinding, cross-site requests), bodies are limited, and a client that stops
- * reading the event stream is dropped; the manager never waits for a client.
+ * reading the event stream or a follow is dropped; neither the manager nor a task ever waits for a client.
  *
  * @since 0.1.0
  */
@@ -43,6 +43,7 @@ import * as Http from "node:http"
 import * as Command from "./internal/command.js"
 import * as Dashboard from "./internal/dashboard.js"
 import * as EventStream from "./internal/eventStream.js"
+import * as FollowStream from "./internal/followStream.js"
 import * as Guard from "./internal/guard.js"
 import * as Security from "./internal/security.js"
 import * as Stall from "./internal/stall.js"
@@ -82,8 +83,13 @@ export interface Options {
   readonly allowRemote?: boolean | undefined
   /** The largest request body accepted, in bytes (default 64 KiB); larger ones get 413. */
   readonly maxBodyBytes?: number | undefined
-  /** How long an event-stream client may leave its socket full before it is dropped (default 10 seconds). */
+  /** How long an event-stream or follow client may leave its socket full before it is dropped (default 10 seconds). */
   readonly stallTimeout?: Duration.Input | undefined
+  /**
+   * Bytes of a task's output the server keeps for a follow client (`GET /api/tasks/:id/follow`) that reads slower
+   * than the task writes (default 8 MiB). A client further behind is dropped: a remote client never slows a task.
+   */
+  readonly followBuffer?: number | undefined
 }
 
 /**
@@ -182,7 +188,9 @@ const validate = (options: Options) =>
     }
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024
     if (!Number.isInteger(maxBodyBytes) || maxBodyBytes <= 0) return yield* fail("maxBodyBytes must be positive")
-    return { token, port, host, loopback, maxBodyBytes }
+    const followBuffer = options.followBuffer ?? 8 * 1024 * 1024
+    if (!Number.isInteger(followBuffer) || followBuffer <= 0) return yield* fail("followBuffer must be positive")
+    return { token, port, host, loopback, maxBodyBytes, followBuffer }
   })
 
 const urlOf = (address: NetAddress.SocketAddress, host: string): string => {
@@ -232,6 +240,18 @@ export const make = Effect.fn("TaskServer.make")(function*(options: Options) {
         ),
       revokeAll: ({ payload }) =>
         Effect.map(tm.revokeAll({ graceful: payload?.graceful ?? true }), (tasks) => tasks.map(TrackedTask.toJson)),
+      follow: ({ params }) =>
+        Effect.gen(function*() {
+          // Known before the answer starts: an unknown id is a 404, not an empty stream.
+          yield* tm.get(params.id).pipe(Effect.catchTag("TaskNotFound", () => Effect.fail(notFound(params.id))))
+          const request = yield* HttpServerRequest
+          const socket = Stall.socketOf(request.source)
+          if (socket !== undefined) yield* Stall.dropWhenStalled(socket, stallTimeout)
+          return FollowStream.response(tm, params.id, {
+            maxBuffered: config.followBuffer,
+            stop: Deferred.await(closing)
+          })
+        }),
       events: () =>
         Effect.gen(function*() {
           // Subscribed before the answer's headers go out: a client that reads the task list once the

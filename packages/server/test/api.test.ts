@@ -335,6 +335,7 @@ describe("the OpenAPI document and the typed client", () => {
         "/api/revoke-all",
         "/api/tasks",
         "/api/tasks/{id}",
+        "/api/tasks/{id}/follow",
         "/api/tasks/{id}/output",
         "/api/tasks/{id}/revoke"
       ])

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Logger } from "effect"
 import { execFileSync } from "node:child_process"
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -500,6 +501,53 @@ describe("a slow or stuck client", () => {
         // The server still serves new subscribers.
         const fresh = yield* request(server.connect, "/api/tasks")
         expect(fresh.status).toBe(200)
+      }).pipe(scoped),
+    60_000
+  )
+
+  it.live(
+    "a follow client that stops reading never slows the task: once further behind than followBuffer it is dropped",
+    () =>
+      Effect.gen(function*() {
+        const { server, tm } = yield* serve({ stallTimeout: "60 seconds", followBuffer: 1024 * 1024 })
+        const url = new URL(server.connect)
+        const gate = `/tmp/effect-tasks-follow-gate-${process.pid}-${Date.now()}`
+        const flood = yield* tm.submit(
+          sh(`while [ ! -e ${gate} ]; do sleep 0.05; done; yes 'a line that nobody reads in time' | head -c 50000000`),
+          { name: "flood" }
+        )
+        // A follower over HTTP that reads nothing: its socket and the server's buffer for it fill up.
+        const received: Array<string> = []
+        let ended = false
+        const response = yield* Effect.promise(() =>
+          new Promise<Http.IncomingMessage>((resolve, reject) => {
+            const request = Http.get({
+              host: url.hostname,
+              port: url.port,
+              path: `/api/tasks/${flood.id}/follow`,
+              headers: { authorization: `Bearer ${TOKEN}` },
+              agent: false
+            }, resolve)
+            request.on("error", reject)
+          })
+        )
+        response.pause()
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => received.push(chunk))
+        response.on("end", () => (ended = true))
+        response.on("error", () => {})
+        writeFileSync(gate, "")
+        // The task writes its 50 MB at full speed and ends, the follower still paused.
+        const done = yield* tm.await(flood.id)
+        rmSync(gate, { force: true })
+        expect(done.state).toBe("SUCCESS")
+        response.resume()
+        yield* eventually(() => ended, 10_000, "the dropped follow to end")
+        const text = received.join("")
+        // What it got is exact up to where it was dropped, and it has no TaskFinished: it knows it was cut short.
+        expect(text).toContain("a line that nobody reads in time")
+        expect(text).not.toContain("TaskFinished")
+        expect(text.length).toBeLessThan(20_000_000)
       }).pipe(scoped),
     60_000
   )

@@ -153,36 +153,42 @@ export const follow = Command.make(
   (config) =>
     remote("follow", config, (client) =>
       Effect.gen(function*() {
-        let lost = 0
-        yield* TaskClient.follow(client, config.id).pipe(
+        const dropped = yield* TaskClient.follow(client, config.id).pipe(
           Stream.runForEach((event) =>
             Effect.sync(() => {
               if (config.json) return printJson(event)
               if (event._tag === "TaskOutput") {
                 ;(event.stream === "stderr" ? process.stderr : process.stdout).write(event.text)
-              } else if (event._tag === "EventsDropped") lost += event.count
+              } else if (event._tag === "OutputSkipped") {
+                Terminal.stderr.write(
+                  `tasks follow: only the kept tail follows; ${event.stdout} characters of stdout and ${event.stderr} of stderr came before it\n`
+                )
+              }
             })
-          )
+          ),
+          Effect.as(false),
+          Effect.catchTag("FollowDropped", (error) =>
+            Effect.sync(() => {
+              Terminal.stderr.write(`tasks follow: ${error.message}; the output above is complete up to there\n`)
+              return true
+            }))
         )
         const record = yield* client.tasks.get({ params: { id: config.id } })
-        if (lost > 0) {
-          Terminal.stderr.write(
-            `tasks follow: ${lost} event(s) were dropped on the way; the output above has gaps (see tasks logs)\n`
-          )
-        }
-        if (!config.json) {
+        if (!config.json && !dropped) {
           const p = paletteFor(true)
           const task = Records.fromJson(record)
           Terminal.stderr.write(
             `${p.dim(`[${record.id}]`)} ${Color.forState(p, task.state)(Tasks.finishedText(task))}\n`
           )
         }
-        const code = TaskState.isTerminal(record.state) ? Records.exitCode(Records.fromJson(record)) : undefined
+        const code = !dropped && TaskState.isTerminal(record.state)
+          ? Records.exitCode(Records.fromJson(record))
+          : 1
         process.exitCode = code ?? 0
       }))
 ).pipe(
   Command.withDescription(
-    "Print a task's output as it comes, until it ends; exits with the task's code (0, the command's, 128 + signal)"
+    "Print a task's output as it comes, without loss, until it ends; exits with the task's code (0, the command's, 128 + signal)"
   )
 )
 

@@ -1,5 +1,6 @@
 /**
- * Noticing that a task reads its stdin. A shell task gets an empty pipe as stdin that nobody writes to; while
+ * Noticing that a task reads its stdin. A shell task gets an empty pipe as stdin that nobody writes to (a socket
+ * pair, as Node makes a piped stdio); while
  * it runs, the watcher looks in `/proc` (soon after the start, then less and less often) for a process of the
  * task blocked reading that pipe. When it finds one it says so (once) and closes the pipe, so the reader sees
  * end-of-file, as it would with `< /dev/null`. A program that polls its stdin instead of reading it (an event
@@ -21,18 +22,32 @@ const linkOf = (pid: number | string): string | undefined => {
   }
 }
 
-/** Whether `pid` is asleep in a read of a pipe (`pipe_read`; `anon_pipe_read` on recent kernels). */
-const blockedOnPipe = (pid: number | string): boolean => {
+/** The number of `read` on this machine's architecture (what `/proc/<pid>/syscall` shows first). */
+const readSyscall = process.arch === "x64" ? "0" : process.arch === "arm64" ? "63" : undefined
+
+/**
+ * Whether `pid` is asleep reading its fd 0: its current system call is `read(0, ...)` (`/proc/<pid>/syscall`),
+ * or, where that file cannot be read, it sleeps in the kernel's read of a pipe or a Unix socket (Node gives a
+ * child a socket pair for a piped stdio).
+ */
+const blockedReadingStdin = (pid: number | string): boolean => {
   try {
-    return readFileSync(`/proc/${pid}/wchan`, "latin1").includes("pipe_read")
+    const [call, fd] = readFileSync(`/proc/${pid}/syscall`, "latin1").split(" ")
+    if (readSyscall !== undefined) return call === readSyscall && fd === "0x0"
+  } catch {
+    // not ours to read: fall back to where it sleeps
+  }
+  try {
+    const wchan = readFileSync(`/proc/${pid}/wchan`, "latin1")
+    return wchan.includes("pipe_read") || wchan.includes("unix_stream_read")
   } catch {
     return false
   }
 }
 
-/** The processes whose stdin is `pipe` (`pipe:[inode]`) and that are blocked reading a pipe. */
+/** The processes whose stdin is `pipe` (its `/proc/<pid>/fd/0` link) and that are blocked reading it. */
 export const readersOf = (pipe: string, root: number): Array<number> => {
-  if (linkOf(root) === pipe && blockedOnPipe(root)) return [root]
+  if (linkOf(root) === pipe && blockedReadingStdin(root)) return [root]
   const found: Array<number> = []
   let entries: Array<string>
   try {
@@ -43,7 +58,7 @@ export const readersOf = (pipe: string, root: number): Array<number> => {
   for (const entry of entries) {
     const code = entry.charCodeAt(0)
     if (code < 48 || code > 57 || Number(entry) === root) continue
-    if (linkOf(entry) === pipe && blockedOnPipe(entry)) found.push(Number(entry))
+    if (linkOf(entry) === pipe && blockedReadingStdin(entry)) found.push(Number(entry))
   }
   return found
 }
@@ -61,7 +76,7 @@ export const watch = (
 ): Effect.Effect<void, never, Scope.Scope> => {
   const close = Stream.run(Stream.empty, handle.stdin).pipe(Effect.ignore)
   const pipe = process.platform === "linux" ? linkOf(handle.pid) : undefined
-  if (pipe === undefined || !pipe.startsWith("pipe:")) return close
+  if (pipe === undefined || !(pipe.startsWith("pipe:") || pipe.startsWith("socket:"))) return close
   const look = (attempt: number): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (readersOf(pipe, handle.pid).length > 0) {
