@@ -3,7 +3,7 @@
  * sees every chunk, a reader gets every byte it asks for, in order, and a reader that lags pauses the pipe.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Deferred, Effect, Fiber, Stream } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import { PassThrough } from "node:stream"
 import * as OutputTee from "../src/internal/OutputTee.js"
@@ -24,7 +24,10 @@ const pipe = () => {
     make: (replayBytes = 65_536) =>
       OutputTee.make(
         source,
-        (chunk) => copied.push(new TextDecoder().decode(chunk)),
+        (chunk) => {
+          copied.push(new TextDecoder().decode(chunk))
+          return undefined
+        },
         () => {
           ends++
         },
@@ -139,5 +142,74 @@ describe("OutputTee", () => {
       expect(text(received)).toBe("partial")
       expect(exit._tag).toBe("Failure")
       expect(p.ends()).toBe(1)
+    }))
+
+  it.live("a copy that asks to wait holds the pipe until its wait is over, whatever the reader does", () =>
+    Effect.gen(function*() {
+      const source = new PassThrough()
+      const copied: Array<string> = []
+      let room = yield* Deferred.make<void>()
+      let full = false
+      const tee = OutputTee.make(
+        source,
+        (chunk) => {
+          copied.push(new TextDecoder().decode(chunk))
+          return full ? Deferred.await(room) : undefined
+        },
+        () => {},
+        65_536,
+        toError
+      )
+      const pull = yield* Stream.toPull(tee.stream)
+      source.write("a|")
+      yield* flush
+      full = true
+      source.write("b|")
+      yield* flush
+      source.write("c|")
+      yield* flush
+      // The chunk that found the copy full went through; nothing more is read until there is room.
+      expect(copied).toEqual(["a|", "b|"])
+      expect(source.isPaused()).toBe(true)
+      // A reader taking what it has does not resume the pipe behind the copy's back.
+      expect(text(yield* pull)).toBe("a|b|")
+      yield* flush
+      expect(copied).toEqual(["a|", "b|"])
+      full = false
+      yield* Deferred.succeed(room, undefined)
+      yield* flush
+      expect(copied).toEqual(["a|", "b|", "c|"])
+      // Full again; release stops honouring the wait so that the pipe drains to its end.
+      room = yield* Deferred.make<void>()
+      full = true
+      source.write("d|")
+      yield* flush
+      source.write("e|")
+      source.end()
+      yield* flush
+      expect(copied).toEqual(["a|", "b|", "c|", "d|"])
+      tee.release()
+      yield* tee.ended
+      expect(copied).toEqual(["a|", "b|", "c|", "d|", "e|"])
+    }).pipe(Effect.scoped))
+
+  it.live("a wait that is already over does not pause the pipe", () =>
+    Effect.gen(function*() {
+      const source = new PassThrough()
+      const copied: Array<string> = []
+      const tee = OutputTee.make(
+        source,
+        (chunk) => {
+          copied.push(new TextDecoder().decode(chunk))
+          return Effect.void
+        },
+        () => {},
+        65_536,
+        toError
+      )
+      for (let i = 0; i < 50; i++) source.write(`${i}|`)
+      source.end()
+      yield* tee.ended
+      expect(copied.join("")).toBe(Array.from({ length: 50 }, (_, i) => `${i}|`).join(""))
     }))
 })

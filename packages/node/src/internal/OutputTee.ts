@@ -7,7 +7,8 @@
  *
  * The tee listens to the Node stream itself (no fiber per pipe): a chunk costs one copy and, with a reader, one
  * queue offer. While the reader lags 16 chunks behind, the pipe is paused, so the process blocks as it would on
- * a shell pipe.
+ * a shell pipe. The copy may ask for the same (the task's followers, `TaskManager.follow`, when one of them is
+ * full): the pipe then stays paused until the wait it returned completes.
  *
  * @since 0.1.0
  */
@@ -33,11 +34,17 @@ export interface OutputTee {
   readonly release: () => void
 }
 
+/** A wait of the copy in progress, and how to interrupt it. */
+interface Hold {
+  interrupt: ((interruptor?: number) => void) | undefined
+}
+
 /** Chunks a reader may lag behind before the pipe is paused. */
 const highWaterMark = 16
 
 /**
- * Tees `source`. `copy` receives every chunk (decode and store it there) and `end` is called once when the pipe
+ * Tees `source`. `copy` receives every chunk (decode and store it there; it may return an effect to wait for before
+ * more is read, see above) and `end` is called once when the pipe
  * ends or fails (flush a decoder there); `replayBytes` bounds what is kept for a reader that has not started
  * reading yet; `toError` turns a stream error into the reader's failure.
  *
@@ -45,7 +52,7 @@ const highWaterMark = 16
  */
 export const make = (
   source: Readable,
-  copy: (chunk: Uint8Array) => void,
+  copy: (chunk: Uint8Array) => Effect.Effect<void> | undefined,
   end: () => void,
   replayBytes: number,
   toError: (error: unknown) => PlatformError.PlatformError
@@ -55,6 +62,8 @@ export const make = (
   let reader: Queue.Queue<Uint8Array, PlatformError.PlatformError | Done> | undefined
   let ended: { readonly error?: PlatformError.PlatformError } | undefined
   let released = false
+  // The copy's wait in progress: the pipe stays paused until it completes.
+  let waiting: Hold | undefined
   const done = Deferred.makeUnsafe<void>()
 
   const keepForLater = (chunk: Uint8Array) => {
@@ -74,8 +83,28 @@ export const make = (
     Deferred.doneUnsafe(done, Effect.void)
   }
 
+  const resumeUnlessLagging = () => {
+    const queue = reader
+    if (queue === undefined || Queue.sizeUnsafe(queue) < highWaterMark) resume()
+  }
+
+  const holdFor = (wait: Effect.Effect<void>) => {
+    source.pause()
+    const hold: Hold = { interrupt: undefined }
+    waiting = hold
+    // The wait may be over before `runCallback` returns; a released one resumes nothing.
+    hold.interrupt = Effect.runCallback(wait, {
+      onExit: () => {
+        if (waiting !== hold) return
+        waiting = undefined
+        resumeUnlessLagging()
+      }
+    })
+  }
+
   source.on("data", (chunk: Uint8Array) => {
-    copy(chunk)
+    const wait = copy(chunk)
+    if (wait !== undefined && !released && waiting === undefined) holdFor(wait)
     const queue = reader
     if (queue === undefined || !Queue.offerUnsafe(queue, chunk)) {
       keepForLater(chunk)
@@ -89,7 +118,7 @@ export const make = (
   source.once("close", () => finish())
 
   const resume = () => {
-    if (source.isPaused()) source.resume()
+    if (waiting === undefined && source.isPaused()) source.resume()
   }
 
   const pull = (queue: Queue.Queue<Uint8Array, PlatformError.PlatformError | Done>) =>
@@ -130,6 +159,9 @@ export const make = (
     ended: Deferred.await(done),
     release: () => {
       released = true
+      const hold = waiting
+      waiting = undefined
+      hold?.interrupt?.()
       resume()
     }
   }

@@ -356,9 +356,11 @@ export const make = (
           const decoder = new TextDecoder()
           return OutputTee.make(
             readable,
+            // The task's followers may ask the tee to wait (their backpressure): the process then blocks on a
+            // full pipe.
             (chunk) => {
               const text = decoder.decode(chunk, { stream: true })
-              if (text.length > 0) task.outputUnsafe(pid, stream, text)
+              return text.length > 0 ? task.outputUnsafe(pid, stream, text) : undefined
             },
             () => {
               // What a truncated last character leaves is U+FFFD, as Effect's own decoding gives.
