@@ -49,8 +49,15 @@ describe("event log", () => {
       }],
       escalated: true,
       at: 4000
-    })).toEqual(["   3.0s  #2  later  stopped 2 leftovers: sleep 500, sleep 1000 (SIGKILL)"])
-    expect(lines({ _tag: "ProcessesStopped", id: id(2), pid: 43, stopped: [], escalated: true, at: 4000 })).toEqual([])
+    })).toEqual([
+      "   3.0s  #2  later  stopped 2 leftovers: sleep 500, sleep 1000 (SIGKILL); escalated to SIGKILL after the grace period"
+    ])
+    expect(lines({ _tag: "ProcessesStopped", id: id(2), pid: 43, stopped: [], escalated: true, at: 4000 })).toEqual([
+      "   3.0s  #2  later  escalated to SIGKILL after the grace period"
+    ])
+    expect(lines({ _tag: "ProcessesStopped", id: id(2), pid: 43, stopped: [], escalated: false, at: 4000 })).toEqual(
+      []
+    )
     expect(
       lines({
         _tag: "TaskFinished",

@@ -489,5 +489,95 @@ describe.skipIf(!Tmux.available() && process.env.CI !== "true")(
       // withTmux killed the server: the pane's processes got SIGHUP.
       expect(await eventually(() => leftovers(mark).length === 0, 8_000), leftovers(mark).join("\n")).toBe(true)
     })
+
+    it("a flood shows its first lines, how many were not shown and how to see them, and its last lines; log N has the rest", async () => {
+      await shell(fresh(), "", async (tmux) => {
+        enter(tmux, "seq 1 20000; echo SUMMARY")
+        await tmux.waitFor((s) => s.includes("[1] exited with code 0"), "the flood to end", 30_000)
+        const history = tmux.history()
+        const shown = history.split("\n").flatMap((line) => {
+          const match = /^\[1\] (\d+|SUMMARY)$/.exec(line)
+          return match === null ? [] : [match[1]!]
+        })
+        const notShown = [...history.matchAll(/\[1\] … (\d+) line\(s\) not shown \(log 1 shows the latest/g)]
+          .map((match) => Number(match[1]))
+        expect(notShown.length).toBeGreaterThanOrEqual(1)
+        // Every line is either shown, in order, or counted: nothing is lost without saying so.
+        expect(shown.length + notShown.reduce((a, b) => a + b, 0)).toBe(20_001)
+        expect(shown.slice(0, 36)).toEqual(Array.from({ length: 36 }, (_, i) => String(i + 1)))
+        expect(shown.slice(-10)).toEqual([...Array.from({ length: 9 }, (_, i) => String(19_992 + i)), "SUMMARY"])
+        const numbers = shown.slice(0, -1).map(Number)
+        expect(numbers).toEqual(numbers.toSorted((a, b) => a - b))
+        expect(history).toContain("(log 1 shows the latest, fg 1 everything from now on)")
+
+        enter(tmux, "log 1")
+        // Its 200 lines scroll the header off the screen: read the scrollback.
+        await tmux.waitFor(() => tmux.history().includes("--- output of [1]"), "the log of task 1")
+        const log = after(tmux.history(), "--- output of [1]")
+        // The last 200 lines of the tail: 19802 to 20000, and SUMMARY.
+        expect(log).toMatch(/^ seq 1 20000; echo SUMMARY \(older output dropped\) ---\n\[1\] 19802\n/)
+        expect(log).toMatch(/\[1\] 19999\n\[1\] 20000\n\[1\] SUMMARY\n/)
+      })
+    })
+
+    it("stdin is at end-of-file: cat, read x and python3 input() end at once; the shell says so once", async () => {
+      await shell(fresh(), "", async (tmux) => {
+        enter(tmux, "cat; echo cat-done")
+        let screen = await tmux.waitFor((s) => s.includes("[1] exited with code 0"), "cat to end", 15_000)
+        expect(screen).toContain(
+          "[1] reads stdin: tasks take no input, so it gets end-of-file (as with < /dev/null; said once)"
+        )
+        expect(screen).toContain("[1] cat-done")
+        enter(tmux, "read x; echo read-said-$?")
+        screen = await tmux.waitFor((s) => s.includes("[2] read-said-1"), "read x to end", 15_000)
+        enter(tmux, "python3 -c 'input()'")
+        screen = await tmux.waitFor((s) => s.includes("[3] exited with code 1"), "input() to end", 15_000)
+        expect(screen).toContain("EOFError")
+        expect(tmux.history().match(/reads stdin/g)).toHaveLength(1)
+      })
+    })
+
+    it("a prompt without a newline shows after a moment, and becomes a line when it ends", async () => {
+      await shell(fresh(), "", async (tmux) => {
+        enter(tmux, "printf 'name? '; sleep 2; echo; echo answered")
+        // While the task waits, its unfinished line shows above the status line.
+        let screen = await tmux.waitFor((s) => s.includes("[1] name?"), "the unfinished line", 10_000)
+        expect(screen).not.toContain("[1] answered")
+        screen = await tmux.waitFor((s) => s.includes("[1] exited with code 0"), "the task to end", 10_000)
+        expect(after(screen, "[1] started")).toMatch(/\[1\] name\?\s*\n\[1\] answered\n/)
+        expect(tmux.history().match(/\[1\] name\?/g)).toHaveLength(1)
+      })
+    })
+
+    it("a line redrawn with \\r updates in place on the terminal and leaves only its last state", async () => {
+      await shell(fresh(), "", async (tmux) => {
+        enter(tmux, "for i in 1 2 3 4 5 6; do printf '\\rprogress %d/6' $i; sleep 0.5; done; echo")
+        const seen = new Set<string>()
+        await tmux.waitFor(
+          (s) => {
+            for (const match of s.matchAll(/\[1\] progress (\d)\/6/g)) seen.add(match[1]!)
+            return s.includes("[1] exited with code 0")
+          },
+          "the progress to finish",
+          15_000
+        )
+        // It was on screen while it ran, more than one state of it, each in the same place.
+        expect(seen.size).toBeGreaterThanOrEqual(3)
+        const history = tmux.history()
+        expect(history.match(/\[1\] progress \d\/6/g)).toEqual(["[1] progress 6/6"])
+      })
+    })
+
+    it("says what cleanup stopped when a task ends: a background job left running", async () => {
+      const mark = fresh()
+      await shell(mark, "", async (tmux) => {
+        enter(tmux, "sleep 500 & echo bg")
+        const screen = await tmux.waitFor((s) => s.includes("stopped 1 leftover"), "the cleanup line", 10_000)
+        expect(after(screen, "[1] bg")).toMatch(/\[1\] exited with code 0 .*\n\[1\] stopped 1 leftover: sleep 500/)
+        enter(tmux, "exit")
+        await tmux.waitFor((s) => s.includes("[exit "), "the shell to exit")
+      })
+      expect(leftovers(mark)).toEqual([])
+    })
   }
 )

@@ -99,6 +99,8 @@ export const supervise = Effect.fn("Run.supervise")(function*(config: RunConfig)
     const prefix = prefixes[ids.indexOf(task.id)]!
     const took = p.dim(`(${Tasks.durationText(task)})`)
     printer.note(`${prefix} ${Color.forState(p, task.state)(Tasks.finishedText(task))} ${took}`)
+    const cleanup = Tasks.cleanupText(task)
+    if (cleanup !== undefined) printer.note(`${prefix} ${p.dim(cleanup)}`)
   }
 
   const finished = (task: TrackedTask.TrackedTask) =>

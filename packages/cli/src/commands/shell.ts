@@ -296,7 +296,8 @@ export const session = Effect.fn("Shell.session")(function*(config: SessionConfi
   const reportEnd = (task: TrackedTask.TrackedTask) => {
     if (reported.has(task.id)) return
     reported.add(task.id)
-    say(ended(task))
+    const cleanup = Tasks.cleanupText(task)
+    say(cleanup === undefined ? ended(task) : `${ended(task)}\n${label(task.id)} ${p.dim(cleanup)}`)
   }
 
   const revoke = (id: TaskId.TaskId, force: boolean) =>

@@ -8,6 +8,7 @@ import { TaskEvent } from "@effect-tasks/core"
 import * as Duration from "../duration.js"
 import * as Lines from "../lines.js"
 import * as Color from "./color.js"
+import * as Tasks from "./tasks.js"
 
 /** Options of an event log. */
 export interface EventLogOptions {
@@ -79,12 +80,11 @@ export const make = (options: EventLogOptions): EventLog => {
           ]
         }
         case "ProcessesStopped": {
-          if (event.stopped.length === 0) return []
-          const n = event.stopped.length
-          const what = event.stopped.map((stopped) =>
-            stopped.signal === "SIGKILL" ? `${stopped.command} (SIGKILL)` : stopped.command
-          )
-          return [line(event.id, event.at, p.dim(`stopped ${n} leftover${n === 1 ? "" : "s"}: ${what.join(", ")}`))]
+          const said = [
+            ...(event.stopped.length > 0 ? [Tasks.leftoversText(event.stopped)] : []),
+            ...(event.escalated ? ["escalated to SIGKILL after the grace period"] : [])
+          ]
+          return said.length === 0 ? [] : [line(event.id, event.at, p.dim(said.join("; ")))]
         }
         case "TaskFinished": {
           queued.delete(event.id)

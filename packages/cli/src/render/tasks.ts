@@ -131,6 +131,40 @@ export const finishedText = (task: TrackedTask.TrackedTask): string => {
   }
 }
 
+/** The processes a kill stopped besides the one it was aimed at, as a line says them (at most three named). */
+export const leftoversText = (stopped: ReadonlyArray<ProcessInfo.StoppedProcess>): string => {
+  const n = stopped.length
+  const named = stopped.slice(0, 3).map((process) => {
+    const command = Color.truncate(Color.oneLine(process.command), 40)
+    return process.signal === "SIGKILL" ? `${command} (SIGKILL)` : command
+  })
+  const more = n > named.length ? ` and ${n - named.length} more` : ""
+  return `stopped ${n} leftover${n === 1 ? "" : "s"}: ${named.join(", ")}${more}`
+}
+
+/**
+ * What cleanup did at a task's end, to say after it: the leftovers its kills stopped (`sleep 500 & sleep 1`
+ * leaves `sleep 500`), and whether a kill had to escalate to SIGKILL once the grace period was over. Undefined
+ * when there is nothing to say.
+ */
+export const cleanupText = (task: TrackedTask.TrackedTask): string | undefined => {
+  const stopped = task.processes.flatMap((process) => process.stopped ?? [])
+  const parts: Array<string> = []
+  if (stopped.length > 0) parts.push(leftoversText(stopped))
+  if (task.processes.some((process) => process.escalated === true)) {
+    const killed = [
+      ...task.processes.filter((process) => process.escalated === true && process.signal === "SIGKILL")
+        .map((process) => Color.truncate(Color.oneLine([process.command, ...process.args].join(" ")), 40)),
+      ...stopped.filter((process) => process.signal === "SIGKILL").map((process) =>
+        Color.truncate(Color.oneLine(process.command), 40)
+      )
+    ]
+    const who = killed.length === 0 ? "" : `: ${killed.slice(0, 3).join(", ")}${killed.length > 3 ? ", ..." : ""}`
+    parts.push(`still running after the grace period, so killed with SIGKILL${who}`)
+  }
+  return parts.length === 0 ? undefined : parts.join("; ")
+}
+
 const headers: Record<Field, Table.Column> = {
   id: { header: "ID", align: "right" },
   name: { header: "NAME", shrink: true },
