@@ -14,7 +14,7 @@ export interface RunContext {
 /** What a benchmark measures; the runner adds id, title, timing, date and command. */
 export type Outcome = Pick<BenchResult, "about" | "checks" | "rows" | "notes">
 
-/** One benchmark: B1 .. B7. */
+/** One benchmark: B1 .. B10. */
 export interface Benchmark {
   readonly id: string
   readonly title: string

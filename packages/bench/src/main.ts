@@ -16,6 +16,7 @@ import { b4 } from "./b4-spawn.js"
 import { b5 } from "./b5-revoke-latency.js"
 import { b6 } from "./b6-escalation.js"
 import { b7 } from "./b7-mass-revoke.js"
+import { b8 } from "./b8-output.js"
 import { b9 } from "./b9-remote.js"
 import type { Benchmark } from "./benchmark.js"
 import { canCollect } from "./harness.js"
@@ -32,7 +33,7 @@ import {
   summaryTable
 } from "./report.js"
 
-const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7, b9, b10]
+const benchmarks: ReadonlyArray<Benchmark> = [b1, b2, b3, b4, b5, b6, b7, b8, b9, b10]
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const docsDir = join(packageDir, "..", "..", "docs")
@@ -46,7 +47,8 @@ const PACKAGES = [
   "@effect/sql-pg",
   "execa",
   "p-queue",
-  "tree-kill"
+  "tree-kill",
+  "concurrently"
 ]
 
 const log = (line: string) => {
