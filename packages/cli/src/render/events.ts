@@ -82,7 +82,7 @@ export const make = (options: EventLogOptions): EventLog => {
         case "ProcessesStopped": {
           const said = [
             ...(event.stopped.length > 0 ? [Tasks.leftoversText(event.stopped)] : []),
-            ...(event.escalated ? ["escalated to SIGKILL after the grace period"] : [])
+            ...(event.escalated ? [Tasks.escalatedText] : [])
           ]
           return said.length === 0 ? [] : [line(event.id, event.at, p.dim(said.join("; ")))]
         }

@@ -142,6 +142,9 @@ export const leftoversText = (stopped: ReadonlyArray<ProcessInfo.StoppedProcess>
   return `stopped ${n} leftover${n === 1 ? "" : "s"}: ${named.join(", ")}${more}`
 }
 
+/** What a kill that had to finish with SIGKILL says. */
+export const escalatedText = "escalated to SIGKILL after the grace period"
+
 /**
  * What cleanup did at a task's end, to say after it: the leftovers its kills stopped (`sleep 500 & sleep 1`
  * leaves `sleep 500`), and whether a kill had to escalate to SIGKILL once the grace period was over. Undefined
@@ -151,17 +154,8 @@ export const cleanupText = (task: TrackedTask.TrackedTask): string | undefined =
   const stopped = task.processes.flatMap((process) => process.stopped ?? [])
   const parts: Array<string> = []
   if (stopped.length > 0) parts.push(leftoversText(stopped))
-  if (task.processes.some((process) => process.escalated === true)) {
-    const killed = [
-      ...task.processes.filter((process) => process.escalated === true && process.signal === "SIGKILL")
-        .map((process) => Color.truncate(Color.oneLine([process.command, ...process.args].join(" ")), 40)),
-      ...stopped.filter((process) => process.signal === "SIGKILL").map((process) =>
-        Color.truncate(Color.oneLine(process.command), 40)
-      )
-    ]
-    const who = killed.length === 0 ? "" : `: ${killed.slice(0, 3).join(", ")}${killed.length > 3 ? ", ..." : ""}`
-    parts.push(`still running after the grace period, so killed with SIGKILL${who}`)
-  }
+  // Who got SIGKILL shows already: the end line's signal, and the `(SIGKILL)` of a leftover.
+  if (task.processes.some((process) => process.escalated === true)) parts.push(escalatedText)
   return parts.length === 0 ? undefined : parts.join("; ")
 }
 
