@@ -31,7 +31,7 @@ describe("tasks reap", () => {
     // The manager cgroup the commands run in, if `tasks run` chose cgroup containment (read before any kill).
     const cgroupLine = readFileSync(`/proc/${commands()[0]!.split(" ")[0]}/cgroup`, "latin1")
       .split("\n").find((line) => line.startsWith("0::"))
-    const manager = /\/(effect-tasks-\d+-\d+-[0-9a-z]+)\//.exec(cgroupLine ?? "")?.[1]
+    const manager = /\/(effect-tasks-\d+-\d+-[0-9a-z]+(?:-journal)?)\//.exec(cgroupLine ?? "")?.[1]
 
     // The host dies without cleaning up, and so does its guardian: nothing is left to stop the commands.
     for (const line of guardians()) process.kill(Number(line.split(" ")[0]), "SIGKILL")
@@ -42,12 +42,12 @@ describe("tasks reap", () => {
 
     const dry = await run(["reap", "--dry-run", "--state-dir", stateDir], environment)
     expect(dry.code).toBe(0)
-    expect(Number(/would kill (\d+) leftover/.exec(dry.stdout)?.[1])).toBeGreaterThanOrEqual(2)
+    expect(Number(/would kill (\d+) leftover/.exec(dry.stdout)?.[1]), dry.stdout).toBeGreaterThanOrEqual(2)
     expect(commands()).toHaveLength(2)
 
     const reaped = await run(["reap", "--state-dir", stateDir], environment)
     expect(reaped.code).toBe(0)
-    expect(Number(/killed (\d+) leftover/.exec(reaped.stdout)?.[1])).toBeGreaterThanOrEqual(2)
+    expect(Number(/killed (\d+) leftover/.exec(reaped.stdout)?.[1]), reaped.stdout).toBeGreaterThanOrEqual(2)
     expect(commands()).toEqual([])
     if (manager !== undefined) {
       const removed = reaped.stdout.split("\n").find((line) =>

@@ -156,10 +156,10 @@ export const layerWith: LayerWith = ((
     })
   ).pipe(Layer.provide(spawner))
   // Built before the manager and released after it: the manager's cgroup outlives every task's.
-  const manager = Layer.mergeAll(TaskManager.layerWith(config).pipe(Layer.provide(taskServices)), spawner, platform)
-    .pipe(Layer.provide(ContainmentLayer.layer(config)))
   const guardian = config.guardian ?? true
   const journal = config.journal ?? guardian
+  const manager = Layer.mergeAll(TaskManager.layerWith(config).pipe(Layer.provide(taskServices)), spawner, platform)
+    .pipe(Layer.provide(ContainmentLayer.layer({ ...config, journaled: journal })))
   if (!guardian && !journal) return manager
   // Built before the manager and released after it: the guardian outlives the manager's own shutdown.
   return manager.pipe(Layer.provideMerge(Guardian.layer({ ...config, guardian, journal })))

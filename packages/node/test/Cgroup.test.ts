@@ -97,7 +97,16 @@ describe("locateIn", () => {
 
 describe("manager names", () => {
   it("carry the host's identity, and nothing else parses as one", () => {
-    expect(Cgroup.managerHost("effect-tasks-123-4567-ab12cd34")).toEqual({ pid: 123, startTime: 4567 })
+    expect(Cgroup.managerHost("effect-tasks-123-4567-ab12cd34")).toEqual({
+      pid: 123,
+      startTime: 4567,
+      journaled: false
+    })
+    expect(Cgroup.managerHost("effect-tasks-123-4567-ab12cd34-journal")).toEqual({
+      pid: 123,
+      startTime: 4567,
+      journaled: true
+    })
     expect(Cgroup.managerHost("effect-tasks-test-123-ab")).toBeUndefined()
     expect(Cgroup.managerHost("effect-tasks-floor-123")).toBeUndefined()
     expect(Cgroup.managerHost("t1")).toBeUndefined()

@@ -247,7 +247,7 @@ describe.skipIf(missing !== undefined)(needsCgroups("the entry shell runs the co
       }))
       const { env, first, pwd, shell } = yield* tm.join(task)
       const [cgroupLine, cmdline] = first.split("\n")
-      expect(cgroupLine).toMatch(/^0::.*\/effect-tasks-\d+-\d+-[0-9a-z]+\/t1\/s1$/)
+      expect(cgroupLine).toMatch(/^0::.*\/effect-tasks-\d+-\d+-[0-9a-z]+(?:-journal)?\/t1\/s1$/)
       expect(cmdline).toBe("sh -c cat /proc/self/cgroup | grep ^0::; tr '\\0' ' ' < /proc/$$/cmdline ")
       expect(env.split("\n").filter((line) => line.length > 0).toSorted()).toEqual([
         expect.stringMatching(/^EFFECT_TASKS_COOKIE=/),

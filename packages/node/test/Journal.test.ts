@@ -273,14 +273,26 @@ describe("Journal and cgroups", () => {
       const suffix = Math.random().toString(36).slice(2, 8)
       const deadManager = join(own, `effect-tasks-${process.pid}-3-${suffix}`)
       const liveManager = join(own, `effect-tasks-${process.pid}-${stat(process.pid)!.startTime}-${suffix}`)
+      // A dead manager whose journal (in some other state directory) records its cgroups: that journal's to reap.
+      const journaledManager = join(own, `effect-tasks-${process.pid}-3-${suffix}-journal`)
       try {
         mkdirSync(join(deadManager, "t1", "s1"), { recursive: true })
         mkdirSync(join(deadManager, "t2"), { recursive: true })
         mkdirSync(liveManager)
+        mkdirSync(journaledManager)
         spawnInCgroup(join(deadManager, "t1", "s1"), "exec sleep 1000")
-        await waitFor("the leftover sleep", () => pidsUnder(deadManager).length === 1)
+        spawnInCgroup(journaledManager, "exec sleep 1000")
+        await waitFor(
+          "the leftover sleeps",
+          () => pidsUnder(deadManager).length === 1 && pidsUnder(journaledManager).length === 1
+        )
         const [sleeper] = pidsUnder(deadManager).map((pid) => stat(pid)!)
+        const [recorded] = pidsUnder(journaledManager).map((pid) => stat(pid)!)
         const report = await Effect.runPromise(Journal.reap(tempStateDirectory(), { grace: 200 }))
+        expect(report.orphanCgroups).not.toContain(journaledManager)
+        expect(aliveAs(recorded!.pid, recorded!.startTime)).toBe(true)
+        process.kill(recorded!.pid, "SIGKILL")
+        await waitFor("the recorded sleep gone", () => pidsUnder(journaledManager).length === 0)
         // Another test's manager starting meanwhile may have reaped it first: what counts is that it is gone.
         expect(report.orphanCgroups.filter((dir) => dir !== deadManager && dir.includes(`-${suffix}`))).toEqual([])
         expect(existsSync(deadManager)).toBe(false)
@@ -288,7 +300,7 @@ describe("Journal and cgroups", () => {
         expect(existsSync(liveManager)).toBe(true)
         expect(cgroupsUnder(liveManager)).toEqual([])
       } finally {
-        for (const dir of [...cgroupsUnder(deadManager).toReversed(), deadManager, liveManager]) {
+        for (const dir of [...cgroupsUnder(deadManager).toReversed(), deadManager, liveManager, journaledManager]) {
           try {
             rmdirSync(dir)
           } catch {

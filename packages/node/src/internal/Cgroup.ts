@@ -262,20 +262,26 @@ export interface ManagerCgroup extends CgroupTarget {
 }
 
 /**
- * The prefix of every manager cgroup's name; the rest is `<host pid>-<host start time>-<random>`.
+ * The prefix of every manager cgroup's name; the rest is `<host pid>-<host start time>-<random>`, then `-journal`
+ * when a journal records the cgroup.
  *
  * @since 0.1.0
  */
 export const MANAGER_PREFIX = "effect-tasks-"
 
 /**
- * The host (pid and start time) that made a manager cgroup named `name`, if it is one.
+ * The host (pid and start time) that made a manager cgroup named `name`, if it is one, and whether a journal
+ * records it.
  *
  * @since 0.1.0
  */
-export const managerHost = (name: string): { readonly pid: number; readonly startTime: number } | undefined => {
-  const match = /^effect-tasks-(\d+)-(\d+)-[0-9a-z]+$/.exec(name)
-  return match === null ? undefined : { pid: Number(match[1]), startTime: Number(match[2]) }
+export const managerHost = (
+  name: string
+): { readonly pid: number; readonly startTime: number; readonly journaled: boolean } | undefined => {
+  const match = /^effect-tasks-(\d+)-(\d+)-[0-9a-z]+(-journal)?$/.exec(name)
+  return match === null
+    ? undefined
+    : { pid: Number(match[1]), startTime: Number(match[2]), journaled: match[3] !== undefined }
 }
 
 const describeError = (error: unknown): string => errnoCode(error) ?? (error instanceof Error ? error.message : "?")
@@ -290,10 +296,13 @@ const describeError = (error: unknown): string => errnoCode(error) ?? (error ins
  */
 export const createManager = (
   location: Location,
-  onCreated: ManagerCgroup["onCreated"]
+  onCreated: ManagerCgroup["onCreated"],
+  journaled = false
 ): ManagerCgroup | { readonly unavailable: string } => {
   const host = readStat(process.pid)
-  const name = `${MANAGER_PREFIX}${process.pid}-${host?.startTime ?? 0}-${Math.random().toString(36).slice(2, 10)}`
+  const name = `${MANAGER_PREFIX}${process.pid}-${host?.startTime ?? 0}-${Math.random().toString(36).slice(2, 10)}${
+    journaled ? "-journal" : ""
+  }`
   const dir = join(location.base, name)
   try {
     mkdirSync(dir)
@@ -621,8 +630,10 @@ export const removeTree = (dir: string): boolean => {
 }
 
 /**
- * Manager cgroups in `dir` whose host is dead (its pid gone, or now another process): what a manager left when
- * it died with its guardian and no journal named them.
+ * Manager cgroups in `dir` whose host is dead (its pid gone, or now another process) and which no journal
+ * records: what a manager without a journal left when it died with its guardian. A journaled manager's cgroups
+ * are its journal's to reap (whichever state directory that is), so a reap of another directory, or another
+ * manager's start, leaves them alone.
  *
  * @since 0.1.0
  */
@@ -636,7 +647,7 @@ export const orphanManagers = (dir: string): Array<string> => {
   const orphans: Array<string> = []
   for (const name of names) {
     const host = managerHost(name)
-    if (host === undefined) continue
+    if (host === undefined || host.journaled) continue
     const stat = readStat(host.pid)
     if (stat !== undefined && stat.startTime === host.startTime && !isDeadState(stat.state)) continue
     orphans.push(join(dir, name))

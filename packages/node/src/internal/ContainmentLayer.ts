@@ -23,6 +23,8 @@ export interface ContainmentConfig {
   readonly containment?: Mode | undefined
   readonly cgroupRoot?: string | undefined
   readonly limits?: Limits | undefined
+  /** A journal records the manager's cgroups: its own reap cleans them, so no other reap takes them for orphans. */
+  readonly journaled?: boolean | undefined
 }
 
 const release = (manager: Cgroup.ManagerCgroup) =>
@@ -66,7 +68,11 @@ export const layer = (config: ContainmentConfig): Layer.Layer<never, Containment
       const location = Cgroup.locate(config.cgroupRoot)
       if ("unavailable" in location) return yield* unavailable(location.unavailable)
       const observer = yield* ProcessObserver
-      const manager = Cgroup.createManager(location, (dir, path) => observer.cgroupCreated?.(dir, path))
+      const manager = Cgroup.createManager(
+        location,
+        (dir, path) => observer.cgroupCreated?.(dir, path),
+        config.journaled === true
+      )
       if ("unavailable" in manager) return yield* unavailable(manager.unavailable)
       yield* Effect.addFinalizer(() => release(manager))
       for (const controller of Cgroup.controllersOf(limits)) {
