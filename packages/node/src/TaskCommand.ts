@@ -85,20 +85,17 @@ const displayOf = (command: ChildProcess.Command): string => {
 }
 
 /** The command with its stdin at end-of-file, unless it chose one. */
+// Rebuilt through the public constructors (a command is a plain description; copying it through its prototype
+// would depend on Effect's internals).
 const withStdinAtEof = (command: ChildProcess.Command): ChildProcess.Command => {
   if (command._tag === "PipedCommand") {
     const left = withStdinAtEof(command.left)
-    return left === command.left
-      ? command
-      : Object.assign(Object.create(Object.getPrototypeOf(command)), command, { left })
+    return left === command.left ? command : ChildProcess.pipeTo(left, command.right, command.options)
   }
   if (command.options.stdin !== undefined) return command
-  return Object.assign(Object.create(Object.getPrototypeOf(command)), command, {
-    options: { ...command.options, stdin: "ignore" }
-  })
+  return ChildProcess.make(command.command, command.args, { ...command.options, stdin: "ignore" })
 }
 
-/** Keeps the last `limit` characters of a stream of text. */
 const tailOf = (
   source: Stream.Stream<Uint8Array, PlatformError.PlatformError>,
   limit: number,

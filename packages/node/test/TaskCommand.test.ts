@@ -62,11 +62,16 @@ describe("TaskCommand.run", () => {
       const cat = yield* tm.submit(TaskCommand.run(sh("cat; echo after cat")))
       const read = yield* tm.submit(TaskCommand.run(sh("read x; echo \"read gave $?\"")))
       const python = yield* tm.submit(TaskCommand.run(ChildProcess.make("python3", ["-c", "input()"])))
+      // A pipeline: its first command reads the stdin, which is at end-of-file too.
+      const piped = yield* tm.submit(
+        TaskCommand.run(ChildProcess.make("cat").pipe(ChildProcess.pipeTo(ChildProcess.make("wc", ["-c"]))))
+      )
       // A deadline with a wide margin: before, these waited for ever on an open pipe.
-      const all = yield* Effect.forEach([cat, read, python], (task) => tm.await(task.id)).pipe(
+      const all = yield* Effect.forEach([cat, read, python, piped], (task) => tm.await(task.id)).pipe(
         Effect.timeout("10 seconds")
       )
-      expect(all.map((task) => task.state)).toEqual(["SUCCESS", "SUCCESS", "FAILURE"])
+      expect(all.map((task) => task.state)).toEqual(["SUCCESS", "SUCCESS", "FAILURE", "SUCCESS"])
+      expect((yield* tm.output(piped.id)).stdout.trim()).toBe("0")
       expect((yield* tm.output(cat.id)).stdout).toBe("after cat\n")
       expect((yield* tm.output(read.id)).stdout).toBe("read gave 1\n")
       expect(failureOf(all[2]!)).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("EOFError") })
