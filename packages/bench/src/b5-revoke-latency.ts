@@ -151,11 +151,11 @@ export const b5: Benchmark = {
           + " while the orphaned sleeps are zombies that PID 1 reaps late.",
           "The p50 in the target is the median column; p99 is by nearest rank (with 50 runs, the maximum).",
           "Where the time goes (`cd packages/bench && node dist/diagnose.js spans B5`, and `node dist/diagnose.js"
-          + " floor` for what the kernel alone needs): the revoke interrupts the task, the spawn's finalizer walks"
-          + " /proc once, sends SIGTERM to the group and every member, then polls (1 ms, growing by half) until"
-          + " the shell and both sleeps are gone or zombies, and waits for Node to report the shell's exit so the"
-          + " record shows its signal. The tail is the machine: each poll is a timer and a walk, and on a"
-          + " loaded 2-core box a few of fifty runs wait for a core."
+          + " floor` for what the kernel alone needs): the revoke interrupts the task, the spawn's finalizer looks"
+          + " at the pids born since the spawn, sends SIGTERM (and SIGCONT) to the group and every member, then"
+          + " looks again every 1 to 4 ms until the shell and both sleeps are gone or zombies, and waits for Node"
+          + " to report the shell's exit so the record shows its signal. The tail is the machine: each look waits"
+          + " for a timer and a core, and on a loaded 2-core box a few of fifty runs wait for one."
         ]
       }
     } finally {

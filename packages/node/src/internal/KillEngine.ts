@@ -93,7 +93,8 @@ export interface KillMethod<Input> {
  * - `killTimeoutMillis`: how long to keep sending SIGKILL before giving up and reporting survivors (default
  *   10 s; only processes in uninterruptible sleep or owned by another user can need it).
  * - `pollMillis` / `maxPollMillis`: the first wait between steps (default 1 ms), growing by half each step up to
- *   the maximum (default 50 ms), back to the first after escalation.
+ *   the maximum (default 50 ms), back to the first after escalation; for 100 ms after a step that signalled,
+ *   steps are at most 4 ms apart (the signalled processes die then, and their end is seen at most 4 ms late).
  * - `dryRun`: find once, signal nothing.
  *
  * @since 0.1.0
@@ -183,6 +184,10 @@ interface Entry {
   last: NodeJS.Signals | undefined
 }
 
+// For this long after a signal, looks are at most this far apart (see `start`).
+const SETTLE_MILLIS = 100
+const SETTLE_POLL_MILLIS = 4
+
 /**
  * Starts a kill of whatever `method` finds, with `settings`, at time `now`.
  *
@@ -205,6 +210,9 @@ export const start = <Input>(method: KillMethod<Input>, settings: KillSettings, 
   let killStarted = started
   let delay = basePoll
   let emptyLooks = 0
+  // Signalled processes mostly die within a few tens of milliseconds: look often then (each look of a spawned
+  // tree reads a few small files), so the end is seen at most a short poll late, and back off only after.
+  let signalledAt = Number.NEGATIVE_INFINITY
 
   const entryFor = (found: Found): Entry => {
     const key = identityKey(found)
@@ -304,8 +312,10 @@ export const start = <Input>(method: KillMethod<Input>, settings: KillSettings, 
       }
     }
 
-    const millis = kill ? delay : Math.min(delay, Math.max(0, started + graceMillis - now))
-    delay = Math.min(maxPoll, delay * 1.5)
+    if (signalled) signalledAt = now
+    const cap = now - signalledAt < SETTLE_MILLIS ? Math.max(basePoll, Math.min(maxPoll, SETTLE_POLL_MILLIS)) : maxPoll
+    const millis = Math.min(kill ? delay : Math.min(delay, Math.max(0, started + graceMillis - now)), cap)
+    delay = Math.min(cap, delay * 1.5)
     return { _tag: "Wait", millis, signalled }
   }
 

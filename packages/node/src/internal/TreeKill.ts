@@ -36,7 +36,7 @@ import type { TreeSpec } from "./ProcessTree.js"
  * - `grace`: how long a graceful kill waits before escalating (`Duration.infinity`: until `forced`).
  * - `pollInterval`: first delay between steps (default 1 ms); it grows by half each step up to
  *   `maxPollInterval` (default 50 ms) so a long grace does not keep a core busy, and drops back after
- *   escalation.
+ *   escalation; for 100 ms after a signal, steps stay at most 4 ms apart (see `KillEngine.KillSettings`).
  * - `forced`: an effect that completes when the caller upgrades a graceful kill to an immediate one (e.g. a
  *   second revoke); it is started with the kill and interrupted when the kill ends.
  * - `killTimeout`: how long to keep sending SIGKILL before giving up and reporting survivors (default 10 s).
