@@ -4,9 +4,9 @@
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
-import { readFileSync, statSync } from "node:fs"
+import { readdirSync, readFileSync, statSync, utimesSync } from "node:fs"
 import { dirname } from "node:path"
-import { bin, ensureBuilt, env, makeMark, node, root, run } from "./helpers/binary.js"
+import { bin, ensureBuilt, env, eventually, makeMark, node, root, run, start } from "./helpers/binary.js"
 
 beforeAll(ensureBuilt, 120_000)
 
@@ -107,6 +107,35 @@ describe.concurrent("tasks (command line)", () => {
   })
 })
 
+/** The guardian script `tasks run` started, read from its command line. */
+const guardianOf = async () => {
+  const running = start(["run", "--", "sleep 30"], env(mark))
+  let script: string | undefined
+  try {
+    const found = await eventually(() => {
+      for (const entry of readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue
+        try {
+          const stat = readFileSync(`/proc/${entry}/stat`, "latin1")
+          if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== running.pid) continue
+          script = readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0").find((arg) =>
+            arg.endsWith("guardian-main.js")
+          )
+          if (script !== undefined) return true
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return false
+    })
+    expect(found, "a guardian child").toBe(true)
+  } finally {
+    running.kill("SIGTERM")
+    await running.done
+  }
+  return script!
+}
+
 // Not concurrent with the tests above: `pnpm tasks` runs tsc first, which would slow every one of them down.
 describe("tasks from a clone", () => {
   it("dist/bin.js is executable and runs by its #! line; pnpm tasks runs the CLI from the repository", async () => {
@@ -132,4 +161,17 @@ describe("tasks from a clone", () => {
     )
     expect(viaPnpm).toContain("[0] from-pnpm")
   }, 120_000)
+
+  it("runs bundled, its guardian too; after a tsc -b newer than the bundle it runs the modules tsc wrote", async () => {
+    expect(await guardianOf()).toBe(`${root}packages/cli/dist/bundle/internal/guardian-main.js`)
+    const info = `${root}packages/core/.tsbuild/build.tsbuildinfo`
+    const { atime, mtime } = statSync(info)
+    const bundled = statSync(`${root}packages/cli/dist/bundle/main.js`).mtimeMs
+    utimesSync(info, atime, new Date(bundled + 60_000))
+    try {
+      expect(await guardianOf()).toBe(`${root}packages/node/dist/internal/guardian-main.js`)
+    } finally {
+      utimesSync(info, atime, mtime)
+    }
+  }, 60_000)
 })

@@ -68,6 +68,24 @@ describe.concurrent("tasks run output", { timeout: 180_000 }, () => {
     expect(result.stderr).toBe("")
   })
 
+  it("multi-byte text reaches the file byte for byte, before the end line and the summary table", async () => {
+    // 3000 lines of 2-, 3- and 4-byte characters: many reads, so characters are split across chunk boundaries.
+    const text = "héllo wörld ✓ 😀 ünïcödé"
+    const result = await runToFiles(
+      ["run", "--names", "naïve", "--", `i=1; while [ $i -le 3000 ]; do echo "$i ${text}"; i=$((i+1)); done`],
+      fresh()
+    )
+    expect(result.code).toBe(0)
+    const lines = result.stdout.split("\n")
+    const output = lines.filter((line) => line.startsWith("[naïve] ") && /^\d/.test(line.slice(8)))
+    expect(output).toEqual(Array.from({ length: 3000 }, (_, i) => `[naïve] ${i + 1} ${text}`))
+    const last = lines.indexOf(output[2999]!)
+    expect(lines[last + 1]).toMatch(/^\[naïve\] exited with code 0 /)
+    // Then the summary table, after everything else.
+    expect(lines.slice(last + 2).join("\n")).toMatch(/^\nNAME +COMMAND +STATE/)
+    expect(result.stderr).toBe("")
+  })
+
   it("three commands flooding at once, stdout and stderr mixed: every line of each, each in its order", async () => {
     const result = await runToFiles(
       ["run", "--names", "a,b,c", "--", flood("a", 1), flood("b", 7), flood("c", 1000)],
