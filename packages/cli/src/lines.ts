@@ -34,6 +34,8 @@ export const push = (buffer: LineBuffer, chunk: string): Array<string> => {
   return parts.map(collapse)
 }
 
+const newlines = /\n/g
+
 /**
  * Adds a chunk and returns the lines it completed as one string, each line after `prefix` and ended with a
  * newline (`""` if none). The fast path of `push` for output that goes to a file or a pipe: one pass over the
@@ -47,7 +49,11 @@ export const pushPrefixed = (buffer: LineBuffer, chunk: string, prefix: string):
   }
   const complete = buffer.pending + chunk.slice(0, last)
   buffer.pending = chunk.slice(last + 1)
-  if (complete.indexOf("\r") < 0) return `${prefix}${complete.replaceAll("\n", `\n${prefix}`)}\n`
+  // A global regular expression replaces faster than `replaceAll` (B8); `$` in the prefix is escaped, as the
+  // replacement would otherwise read `$&` or `$1` in a command's name as a pattern.
+  if (complete.indexOf("\r") < 0) {
+    return `${prefix}${complete.replace(newlines, `\n${prefix.replaceAll("$", "$$$$")}`)}\n`
+  }
   let out = ""
   for (const line of complete.split("\n")) out += `${prefix}${collapse(line)}\n`
   return out

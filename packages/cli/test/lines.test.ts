@@ -27,4 +27,25 @@ describe("lines", () => {
     expect(keyed.flush("2/")).toEqual(["z"])
     expect(keyed.flush("1/")).toEqual([])
   })
+
+  it("pushPrefixed gives what push gives, prefixed, however the output is cut; $ in a prefix is literal", () => {
+    const text = "one\ntwo\r\n10%\r50%\r100%\n\nlong line with \u00e9 and \u2713\nlast"
+    for (const prefix of ["[0] ", "[$&] ", "[$1$$$'$`] "]) {
+      for (let size = 1; size <= text.length; size++) {
+        const plain = Lines.make()
+        const prefixed = Lines.make()
+        let expected = ""
+        let actual = ""
+        for (let at = 0; at < text.length; at += size) {
+          const chunk = text.slice(at, at + size)
+          expected += Lines.push(plain, chunk).map((line) => `${prefix}${line}\n`).join("")
+          actual += Lines.pushPrefixed(prefixed, chunk, prefix)
+        }
+        expect(actual, `prefix ${prefix}, chunks of ${size}`).toBe(expected)
+        expect(Lines.flush(prefixed)).toEqual(["last"])
+      }
+      const buffer = Lines.make()
+      expect(Lines.pushPrefixed(buffer, "a\nb\nc\n", prefix)).toBe(`${prefix}a\n${prefix}b\n${prefix}c\n`)
+    }
+  })
 })
