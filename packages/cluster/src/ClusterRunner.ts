@@ -396,7 +396,10 @@ const make = <R>(config: RunnerConfig<R>) =>
         running.set(claimed.id, entry)
         byLocal.set(local.id, entry)
         claiming.delete(claimed.id)
-        yield* Effect.forkIn(complete(entry), workScope)
+        // Started at once: a handler that finished while it was submitted is only in the local manager's
+        // records, which keep the newest 100, and a burst of such tasks would push this one out before a
+        // fiber started later could read it.
+        yield* Effect.forkIn(complete(entry), workScope, { startImmediately: true })
       })
 
     const complete = (entry: Running) =>

@@ -13,7 +13,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Echo, Fail, handlers } from "./fixtures/jobs.mjs"
+import { Echo, Fail, handlers, Noop } from "./fixtures/jobs.mjs"
 import { cleanup, eventually, marked, startRunner, stillAlive, tempDir } from "./helpers.js"
 
 interface Row {
@@ -178,6 +178,13 @@ const contract = (name: string, make: () => Promise<{ fresh: () => Backend; clos
       expect(done.state).toBe("FAILURE")
       expect(done.error).toContain("code 3")
     })
+
+    it("a burst of no-op jobs, more than a runner keeps finished locally, settles every one", async () => {
+      // The handlers finish while they are submitted; a runner keeps 100 finished tasks of its own.
+      const tasks = await Promise.all(Array.from({ length: 300 }, () => b.submit(Noop, {})))
+      const done = await Promise.all(tasks.map((task) => b.await(task.id)))
+      expect(done.filter((task) => task.state !== "SUCCESS")).toEqual([])
+    }, 60_000)
 
     it("a command killed by a signal ends FAILURE naming the signal", async () => {
       const task = await b.submit(CommandJob.Command, { shell: "kill -KILL $$" })
