@@ -189,7 +189,11 @@ export const b4: Benchmark = {
           hasCgroups
             ? "In cgroup mode the spawn's kill reads its leaf's `cgroup.events` (one read proves it empty) and"
               + " removes the leaf; what it adds is the entry shell's exec and the kernel's move of the process into"
-              + " the leaf (`node dist/diagnose.js entry 100` times the ways a spawn can enter its cgroup)."
+              + " the leaf (`node dist/diagnose.js entry 100` times the ways a spawn can enter its cgroup). The"
+              + " exec is the price of the rule that a process is in its cgroup before it runs anything: Node cannot"
+              + " spawn into a cgroup, so a small shell moves itself into the leaf and then execs the command (about"
+              + " 0.7 ms here, the difference between the two figures; moving the host itself around each spawn was"
+              + " measured and rejected in docs/processes.md)."
             : "The cgroup variant was skipped: this process cannot create cgroups (needs root or delegation)."
         ]
       }
