@@ -187,14 +187,14 @@ export const b8: Benchmark = {
             formatNumber(concurrentlyStart.stats.median)
           } ms; the rest of each figure is the output itself.`,
           "Where the time goes (`node --cpu-prof packages/cli/dist/bin.js run -- \"<the command above>\" > /tmp/out`,"
-            + " then `cd packages/bench && node dist/diagnose.js analyze <file>.cpuprofile`): the command's bytes"
-            + " cross a pipe into Node, are decoded to text (the task's tail, events and follow are text), prefixed"
-            + " line by line, encoded again and written. Encoding and writing cost about what they cost"
-            + " concurrently, prefixing less; what is ours on top is the follow's per-chunk handling and the"
-            + " garbage collection of 200 MB of strings. A Node program that only reads the same pipe and"
-            + " discards it already takes 1.1x to 1.3x the plain shell on this machine, so a supervisor that reads"
-            + " its commands' output through Node cannot reach 1.3x with a prefix per line; writing the command's"
-            + " bytes without decoding them would be the next step."
+          + " then `cd packages/bench && node dist/diagnose.js analyze <file>.cpuprofile`): the command's bytes"
+          + " cross a pipe into Node, are decoded to text (the task's tail, events and follow are text), prefixed"
+          + " line by line, encoded again and written. Encoding and writing cost about what they cost"
+          + " concurrently, prefixing less; what is ours on top is the follow's per-chunk handling and the"
+          + " garbage collection of 200 MB of strings. A Node program that only reads the same pipe and"
+          + " discards it already takes 1.1x to 1.3x the plain shell on this machine, so a supervisor that reads"
+          + " its commands' output through Node cannot reach 1.3x with a prefix per line; writing the command's"
+          + " bytes without decoding them would be the next step."
         ]
       }
     } finally {
