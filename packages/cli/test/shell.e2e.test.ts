@@ -413,8 +413,13 @@ describe.skipIf(!Tmux.available() && process.env.CI !== "true")(
         }
         tmux.keys("C-u")
         enter(tmux, "clear")
-        let screen = await tmux.waitFor((s) => !s.includes("sleep 501 # a task"), "clear to clear the screen")
-        expect(screen.split("\n")).toHaveLength(2)
+        // The first capture without the old text may catch the redraw half done: wait for the screen to settle on
+        // the status line and the prompt alone (waitFor fails if it never does).
+        let screen = await tmux.waitFor(
+          (s) => !s.includes("sleep 501 # a task") && s.split("\n").length === 2,
+          "clear to leave only the status line and the prompt"
+        )
+        expect(bottom(screen)[1], screen).toBe("tasks>")
         enter(tmux, "echo more")
         await tmux.waitFor((s) => s.includes("[3] more"), "more output")
         tmux.keys("C-l")
