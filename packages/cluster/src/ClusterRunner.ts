@@ -246,15 +246,19 @@ const make = <R>(config: RunnerConfig<R>) =>
       writes.push(write)
       Deferred.doneUnsafe(writerWake.current, Effect.void)
     }
+    // Batches being written: `flushed` waits for them too, so a write taken by another fiber counts as pending.
+    let inFlight = 0
     const flushOnce = Effect.gen(function*() {
       if (writes.length === 0) return
       const batch = writes
       writes = []
+      inFlight++
       const ok = yield* db.write(Effect.forEach(batch, (w) => w, { discard: true })).pipe(
         Effect.as(true),
         Effect.catchCause((cause) =>
           Effect.as(Effect.logWarning("cluster write failed, retrying", Cause.pretty(cause)), false)
-        )
+        ),
+        Effect.ensuring(Effect.sync(() => inFlight--))
       )
       if (ok) db.wakeLocal()
       else {
@@ -269,8 +273,12 @@ const make = <R>(config: RunnerConfig<R>) =>
         while (writes.length > 0) yield* flushOnce
       }
     }).pipe(Effect.forkIn(workScope))
+    const pending = () => writes.length > 0 || inFlight > 0
     const flushed = Effect.gen(function*() {
-      while (writes.length > 0) yield* flushOnce
+      while (pending()) {
+        if (writes.length > 0) yield* flushOnce
+        else yield* Effect.sleep(2)
+      }
     })
 
     const flushTask = (entry: Running): Write =>
@@ -586,6 +594,22 @@ const make = <R>(config: RunnerConfig<R>) =>
         if (settled > 0) db.wakeLocal()
         const revocations = yield* Effect.orElseSucceed(store.revocationsOf(incarnation), () => [])
         for (const r of revocations) yield* applyRevocation(r.id, r.revocation)
+        // An attempt the database gives this runner that it neither runs nor is claiming: its claim committed
+        // but the answer never came (a connection lost at commit). It never started here, so it goes back to
+        // the queue; a finished one leaves `running` only once its finish is written.
+        const mine = yield* Effect.orElseSucceed(store.runningOf(incarnation), () => [])
+        for (const { attempt, id } of mine) {
+          if (running.has(id) || claiming.has(id)) continue
+          const released = yield* Effect.orElseSucceed(
+            store.releaseUnstarted(id, attempt, incarnation, address, now()),
+            () => false
+          )
+          if (released) {
+            yield* Effect.logWarning(`runner ${address} gives back task ${id}: its claim's answer was lost`)
+            candidates.add(id)
+            kickClaims()
+          }
+        }
         if (++rounds % 30 === 0) yield* Effect.ignore(store.prune(retain))
       }
     }).pipe(Effect.forkIn(workScope))

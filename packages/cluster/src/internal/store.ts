@@ -540,6 +540,32 @@ export const make = (db: Database) => {
         }))
     )
 
+  /** The running attempts the database gives an incarnation. */
+  const runningOf = (incarnation: string) =>
+    Effect.map(
+      sql<{ id: number | string; attempt: number | string }>`
+        SELECT id, attempt FROM effect_tasks_tasks WHERE incarnation = ${incarnation} AND state = 'RUNNING'`,
+      (rows) => rows.map((row) => ({ id: asTaskId(num(row.id)), attempt: num(row.attempt) }))
+    )
+
+  /**
+   * Gives back an attempt its runner claimed but never started (the claim committed, its answer was lost): QUEUED
+   * again, the attempt ended as FAILURE with the reason, and a `TaskRetrying` event. The job never ran, so this
+   * holds under any delivery policy.
+   */
+  const releaseUnstarted = (id: TaskId.TaskId, attempt: number, incarnation: string, runner: string, at: number) =>
+    db.write(Effect.gen(function*() {
+      const rows = yield* sql<{ id: number | string }>`
+        UPDATE effect_tasks_tasks SET state = 'QUEUED', runner = NULL, incarnation = NULL
+        WHERE id = ${id} AND attempt = ${attempt} AND incarnation = ${incarnation} AND state = 'RUNNING'
+        RETURNING id`
+      if (rows.length === 0) return false
+      const error = `runner ${runner} never started attempt ${attempt} (the answer to its claim was lost)`
+      yield* finishAttempt(id, attempt, "FAILURE", error, at)
+      yield* appendEvent(id, { _tag: "TaskRetrying", id, attempt, runner, error, at })
+      return true
+    }))
+
   /** Drops the oldest terminal tasks beyond `retain`, their attempts, and the events before the oldest kept. */
   const prune = (retain: number) =>
     db.write(Effect.gen(function*() {
@@ -581,6 +607,8 @@ export const make = (db: Database) => {
     setRunnerState,
     reapLost,
     revocationsOf,
+    runningOf,
+    releaseUnstarted,
     prune
   }
 }
