@@ -13,7 +13,7 @@ import { detectCgroups } from "./guardian.js"
 import { measureFigures, type MeasureOptions } from "./harness.js"
 import { withLoad } from "./load.js"
 import { formatNumber } from "./report.js"
-import { interruptSpawns, revokeTasks, SLEEPERS, treeKillExeca } from "./trees.js"
+import { GC_NOTE, interruptSpawns, revokeTasks, SLEEPERS, treeKillExeca } from "./trees.js"
 
 export const RUNS = 50
 /** Effect's spawner takes about a second per kill here (it polls a group of zombies), so fewer runs. */
@@ -45,7 +45,8 @@ export const b5: Benchmark = {
         repeats: RUNS,
         budget: BUDGET,
         minRepeats: 40,
-        collectBetween: false,
+        // Garbage is collected before each run, outside the figure (see the notes).
+        collectBetween: true,
         onSample: (label, round, f) =>
           log(
             `  ${phase}${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${
@@ -146,6 +147,7 @@ export const b5: Benchmark = {
         ],
         notes: [
           `Load: ${loaded.load}.`,
+          GC_NOTE,
           `Effect's spawner is measured over ${EFFECT_RUNS} runs (plus 1 warm-up) instead of ${RUNS}: each of its kills`
           + " takes about a second here, because after SIGTERM it polls `kill(-pgid, 0)`, which keeps succeeding"
           + " while the orphaned sleeps are zombies that PID 1 reaps late.",

@@ -11,7 +11,7 @@ import { BUDGET } from "./budget.js"
 import { measureFigures, type MeasureOptions, type Series, stats } from "./harness.js"
 import { withLoad } from "./load.js"
 import { formatNumber } from "./report.js"
-import { interruptSpawns, revokeTasks, STUBBORN, treeKillExeca } from "./trees.js"
+import { GC_NOTE, interruptSpawns, revokeTasks, STUBBORN, treeKillExeca } from "./trees.js"
 
 export const RUNS = 50
 const EFFECT_RUNS = 6
@@ -44,7 +44,8 @@ export const b6: Benchmark = {
         repeats: RUNS,
         budget: BUDGET,
         minRepeats: 40,
-        collectBetween: false,
+        // Garbage is collected before each run, outside the figure (see the notes).
+        collectBetween: true,
         onSample: (label, round, f) =>
           log(
             `  ${phase}${label} #${round + 1}: gone ${formatNumber(f["gone"]!)} ms, returned ${
@@ -106,6 +107,7 @@ export const b6: Benchmark = {
         rows: [...rows, ...underLoad.rows],
         notes: [
           `Load: ${loaded.load}.`,
+          GC_NOTE,
           `Runs: ${RUNS} for the task manager, ${EFFECT_RUNS} for Effect's spawner (each takes more than a second:`
           + " after SIGKILL it waits up to 1 s for a group that still holds zombies), "
           + `${EXECA_RUNS} for execa + tree-kill, to keep the benchmark within a minute.`,

@@ -19,6 +19,8 @@
  *   200 ms apart, with how long the event loop was blocked.
  * - `node dist/diagnose.js freeze [runs]` (same): a revoke's first signal to the B5 tree in a cgroup, with and
  *   without freezing the cgroup first (`cgroup.freeze`, waiting for `frozen 1`), until `populated 0`.
+ * - `node --expose-gc dist/diagnose.js gc [runs]`: B5's task-manager subject while one core is busy, with and
+ *   without a full garbage collection before each run (alternating), and the collections that landed inside runs.
  * - `node --expose-gc dist/diagnose.js heap [count]`: heap snapshots before and after `count` (default 10k)
  *   sleeping tasks, and the same for raw fibers; prints the retained objects per task by constructor.
  */
@@ -33,10 +35,12 @@ import { spawn } from "node:child_process"
 import { mkdirSync, readFileSync, rmdirSync, rmSync, watch, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { PerformanceObserver } from "node:perf_hooks"
 import { writeHeapSnapshot } from "node:v8"
 import { taskManagerRound as b1Round } from "./b1-overhead.js"
 import { spawnTrue } from "./guardian.js"
 import { collect, median, now, stats } from "./harness.js"
+import { withLoad } from "./load.js"
 import { allGone, readAll, sweep, waitForTree } from "./procfs.js"
 import { formatNumber } from "./report.js"
 import { revokeTasks, SLEEPERS, STUBBORN } from "./trees.js"
@@ -533,6 +537,52 @@ const freeze = async (runs: number) => {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// gc
+
+const gcEffect = async (runs: number) => {
+  const collections: Array<{ readonly start: number; readonly duration: number }> = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) collections.push({ start: entry.startTime, duration: entry.duration })
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  const runtime = ManagedRuntime.make(NodeTaskManager.layerWith({ containment: "proc" }))
+  const figures = { collected: [] as Array<number>, plain: [] as Array<number> }
+  const inside = { collected: [] as Array<number>, plain: [] as Array<number> }
+  try {
+    await withLoad(async (load) => {
+      print(`load: ${load.description}`)
+      for (let i = 0; i < 3; i++) await revokeTasks(runtime, SLEEPERS)
+      for (let i = 0; i < runs * 2; i++) {
+        const mode = i % 2 === 0 ? "plain" : "collected"
+        if (mode === "collected") collect()
+        const { gone } = await revokeTasks(runtime, SLEEPERS)
+        // The revoke started `gone` ms before the tree was seen gone, which is about now.
+        const end = now()
+        figures[mode].push(gone)
+        await new Promise((resolve) => setImmediate(resolve))
+        for (const gc of collections) {
+          if (gc.start + gc.duration >= end - gone - 1 && gc.start <= end) inside[mode].push(gc.duration)
+        }
+      }
+    })
+  } finally {
+    observer.disconnect()
+    await runtime.dispose()
+    sweep()
+  }
+  for (const mode of ["plain", "collected"] as const) {
+    const s = stats(figures[mode])
+    print(
+      `${mode === "plain" ? "no collection      " : "collected before it"}: p50 ${formatNumber(s.median)} ms, p99 ${
+        formatNumber(s.p99)
+      } ms over ${s.n} runs; ${inside[mode].length} collection steps inside runs, longest ${
+        formatNumber(Math.max(0, ...inside[mode]))
+      } ms`
+    )
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 const main = async () => {
   const [command, arg, extra] = process.argv.slice(2)
@@ -554,10 +604,12 @@ const main = async () => {
       return entry(Number(arg ?? 100))
     case "freeze":
       return freeze(Number(arg ?? 30))
+    case "gc":
+      return gcEffect(Number(arg ?? 50))
     default:
       print(
         "usage: diagnose.js spans B5|B6|B7 [runs] | cpu B1|B2|B4|B5|B7 | analyze FILE [regexp] | heap [count]"
-          + " | floor [runs] | entry [runs] | freeze [runs]"
+          + " | floor [runs] | entry [runs] | freeze [runs] | gc [runs]"
       )
   }
 }

@@ -133,3 +133,13 @@ export const treeKillExeca = async (
   }))
   return settle(tree, start, now() - start)
 }
+
+/**
+ * Why B5 and B6 collect garbage before each run (a note of both): what a major collection adds when it lands
+ * inside a revoke, and how that was measured.
+ */
+export const GC_NOTE = "Garbage is collected before each run, outside the figure, for every subject alike. Without"
+  + " it, a major collection cycle (fed by this harness's own /proc polling as much as by the manager) lands inside"
+  + " some runs and adds up to about 10 ms to them: `cd packages/bench && node --expose-gc dist/diagnose.js gc`"
+  + " alternates runs with and without the collection while one core is busy, and prints both p99s and the"
+  + " collection steps seen inside runs. An application's revoke pays such a pause only when one falls due."
