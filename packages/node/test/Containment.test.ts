@@ -214,6 +214,29 @@ describe.skipIf(missing !== undefined)(needsCgroups("gone in one step: cgroup.ki
       }
     }))
 
+  it.live("a root whose exit was seen is never signalled, even when a stranger now has its pid and start time", () =>
+    Effect.gen(function*() {
+      // The stranger stands for a process that took the root's pid within the start-time tick of the root's birth:
+      // its identity is the root's, so only the recorded exit can tell them apart.
+      const stranger = spawn("sleep", ["1000"], { detached: true, stdio: "ignore" })
+      children.push(stranger)
+      const identity = { pid: stranger.pid!, startTime: stat(stranger.pid!)!.startTime }
+      const leaf = join(testRoot()!, "exited-root")
+      mkdirSync(leaf)
+      const spec = (root: { pid: number; startTime: number; exitTick?: number }) =>
+        CgroupKill.method([{ roots: [root], cookie: undefined, minStartTime: 0, cgroup: { dir: leaf, path: "" } }])
+      // Without the exit, the empty cgroup's root would still be a live process to kill: this is what the check is for.
+      expect(spec(identity).observe(undefined, []).alive.map((found) => found.pid)).toEqual([identity.pid])
+      const observed = spec({ ...identity, exitTick: identity.startTime }).observe(undefined, [])
+      expect(observed).toEqual({ alive: [], proof: true, provable: true })
+      const kill = KillEngine.start(spec({ ...identity, exitTick: identity.startTime }), { graceMillis: 0 }, Date.now())
+      const step = kill.step(undefined, Date.now())
+      expect(step._tag).toBe("Done")
+      expect(running(identity.pid)).toBe(true)
+      rmdirSync(leaf)
+      yield* Effect.void
+    }))
+
   it.live("through the manager: a revoke with graceful: false leaves neither the storm nor its cgroups", () =>
     withManager("cgroup")(Effect.gen(function*() {
       const tm = yield* TaskManager.TaskManager

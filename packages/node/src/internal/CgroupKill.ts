@@ -5,7 +5,8 @@
  *   cgroup and below. A pid counts once its `/proc/<pid>/cgroup` names the tree's cgroup (checked once per
  *   incarnation), so a pid read from `cgroup.procs` and reused by someone else before the check is never taken
  *   for a member. A root (the spawned process) still alive outside the cgroup is found by identity: it is the
- *   entry shell before it entered, and must not enter after the kill.
+ *   entry shell before it entered, and must not enter after the kill. A root whose exit was seen
+ *   (`TreeRoot.exitTick`) is never looked for again: its pid may already be a stranger's, started in the same tick.
  * - **signal**: the first signal and SIGCONT by pid, with the identity check of every kill (start time read
  *   right before `kill(2)`); SIGKILL by `cgroup.kill`, one write that reaches every member at once, including a
  *   process being forked, so a pid hopper or a fork storm cannot outrun it.
@@ -73,7 +74,9 @@ export const method = (specs: ReadonlyArray<TreeSpec>): CgroupMethod => {
           }
         }
         for (const root of spec.roots) {
-          if (listed.has(root.pid)) continue
+          // A root whose exit Node reported is never matched again: a stranger may take its pid within the same
+          // start-time tick, and would pass the identity check.
+          if (root.exitTick !== undefined || listed.has(root.pid)) continue
           const stat = readStat(root.pid)
           if (stat === undefined || stat.startTime !== root.startTime || isDeadState(stat.state)) continue
           proof = false
