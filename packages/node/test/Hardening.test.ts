@@ -333,5 +333,17 @@ for (const { mode, skip } of modes) {
         )
         expect(text.join("")).toBe("abc\uFFFD")
       })))
+
+    it.live("a character split between two writes stays whole, and an invalid byte becomes U+FFFD, as Effect gives", () =>
+      provide("1 second")(Effect.gen(function*() {
+        const tm = yield* TaskManager.TaskManager
+        // "a", the first byte of "€", a pause (so the pipe delivers two chunks), its last two bytes, an invalid byte.
+        const script = "printf 'a\\342'; sleep 0.2; printf '\\202\\254b\\377c'"
+        const task = yield* tm.submit(Effect.flatMap(ChildProcessSpawner, (s) => s.exitCode(sh(script))))
+        expect((yield* tm.await(task.id)).state).toBe("SUCCESS")
+        const effects = yield* Effect.flatMap(ChildProcessSpawner, (s) => s.string(sh(script)))
+        expect(effects).toBe("a€b\uFFFDc")
+        expect((yield* tm.output(task.id)).stdout).toBe("a€b\uFFFDc")
+      })))
   })
 }

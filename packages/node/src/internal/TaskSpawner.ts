@@ -56,6 +56,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as NodeChildProcess from "node:child_process"
 import { PassThrough, type Readable, type Writable } from "node:stream"
+import { StringDecoder } from "node:string_decoder"
 import * as ProcessExit from "../ProcessExit.js"
 import { removeTree } from "./Cgroup.js"
 import * as Contained from "./Contained.js"
@@ -353,18 +354,20 @@ export const make = (
         const tee = (readable: Readable | null, stream: "stdout" | "stderr") => {
           if (readable === null) return undefined
           pending++
-          const decoder = new TextDecoder()
+          // StringDecoder, not TextDecoder: on Node 20 TextDecoder decodes through ICU at about a tenth of the speed
+          // (about 300 ms against 26 ms for 200 MB here), which was most of B8's time in Node.
+          const decoder = new StringDecoder("utf8")
           return OutputTee.make(
             readable,
             // The task's followers may ask the tee to wait (their backpressure): the process then blocks on a
             // full pipe.
             (chunk) => {
-              const text = decoder.decode(chunk, { stream: true })
+              const text = decoder.write(chunk)
               return text.length > 0 ? task.outputUnsafe(pid, stream, text) : undefined
             },
             () => {
               // What a truncated last character leaves is U+FFFD, as Effect's own decoding gives.
-              const text = decoder.decode()
+              const text = decoder.end()
               if (text.length > 0) task.outputUnsafe(pid, stream, text)
               done()
             },
