@@ -298,6 +298,9 @@ const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> 
   return final === undefined ? Effect.flatMap(task[Completion], resultOf) : resultOf(final)
 }
 
+/** Writes to the records applied in one batch at most (see `pending` in `make`). */
+const PENDING_BATCH = 64
+
 /**
  * Builds a manager in the current scope; closing the scope shuts it down. Prefer the layers
  * (`TaskManager.layer`, `TaskManager.layerWith`) unless you manage scopes yourself.
@@ -333,7 +336,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   // `output`, private to the manager. A task's first record is written when `submit` is done with it, so a task
   // that finishes while being submitted (its body never suspends) is written once, when it finishes; until then
   // the manager finds it in `starting`. Written synchronously from fiber observers through the Ref's own
-  // `MutableRef` (Effect's public unsafe access), each write a new persistent map.
+  // `MutableRef` (Effect's public unsafe access), in batches (`pending` below): each batch one new persistent map.
   const records = Ref.makeUnsafe(HashMap.empty<TaskId, TrackedTask>())
   // The tasks still active, with their live parts; and the ones `submit` is starting right now (innermost
   // first, linked by `outer`: a task's first steps may submit another), which join `live` only if they are
@@ -378,8 +381,30 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const publish = (event: TaskEvent) => EventHub.publishUnsafe(hub, event)
   // Events are built only when somebody listens: most tasks in a busy app have no subscriber.
   const listening = () => hub.subscribers.size > 0
-  const write = (record: TrackedTask<any, any>) =>
-    MutableRef.set(records.ref, HashMap.set(MutableRef.get(records.ref), record.id, record))
+  // Writes to the records wait in `pending` (in order: a record to set, or an id to forget) and are applied in
+  // one batch, a single mutation of the persistent map, before any read of the records and every
+  // `PENDING_BATCH` writes: every read sees every write, and most writes copy no path of the map of their own.
+  const pending: Array<TrackedTask<any, any> | TaskId> = []
+  const flush = () => {
+    if (pending.length === 0) return
+    MutableRef.set(
+      records.ref,
+      HashMap.mutate(MutableRef.get(records.ref), (map) => {
+        for (const entry of pending) {
+          if (typeof entry === "number") HashMap.remove(map, entry)
+          else HashMap.set(map, entry.id, entry)
+        }
+      })
+    )
+    pending.length = 0
+  }
+  const write = (record: TrackedTask<any, any>) => {
+    if (pending.push(record) >= PENDING_BATCH) flush()
+  }
+  const recordsNow = () => {
+    flush()
+    return Ref.getUnsafe(records)
+  }
   const store = (task: Task.Task, record: TrackedTask<any, any>) => {
     task.record = record
     if (task.stored) write(record)
@@ -414,7 +439,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     // Retained before the freed slot starts the next task: the history keeps tasks in the order they finished.
     const evicted = Retention.add(retention, record.id)
     if (evicted !== undefined) {
-      MutableRef.set(records.ref, HashMap.remove(MutableRef.get(records.ref), evicted))
+      if (pending.push(evicted) >= PENDING_BATCH) flush()
       tails.delete(evicted)
     }
     if (wasRunning) {
@@ -630,7 +655,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     Effect.suspend(() => {
       const task = findActive(id)
       if (task !== undefined) return Effect.succeed(task.record)
-      const found = HashMap.get(Ref.getUnsafe(records), id)
+      const found = HashMap.get(recordsNow(), id)
       return Option.isSome(found)
         ? Effect.succeed(found.value)
         // Unchecked: the id is typed, but a caller may have cast it, and a lookup must not throw.
@@ -848,7 +873,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       ),
     active: Effect.sync(() => activeTasks().map((task) => task.record as TrackedTask).toSorted(byId)),
     list: Effect.sync(() => {
-      const all: Array<TrackedTask> = Array.from(HashMap.values(Ref.getUnsafe(records)))
+      const all: Array<TrackedTask> = Array.from(HashMap.values(recordsNow()))
       for (let t = starting; t !== undefined; t = t.outer) if (!t.stored) all.push(t.record)
       return all.toSorted(byId)
     }),
