@@ -140,8 +140,10 @@ export const b4: Benchmark = {
           verdict: "n/a"
         })
       }
+      let cgroupExtra = 0
       if (hasCgroups) {
         const contained = pick(series, LABELS.cgroup)
+        cgroupExtra = contained.stats.median - task.stats.median
         const cgroupVsRaw = ratio(contained.samples, raw.samples, raw.label).value
         checks.push(
           atMost(
@@ -188,12 +190,17 @@ export const b4: Benchmark = {
           ...(hasGuardian ? [] : ["The guardian variant was skipped: `guardian: true` started no helper process."]),
           hasCgroups
             ? "In cgroup mode the spawn's kill reads its leaf's `cgroup.events` (one read proves it empty) and"
-              + " removes the leaf; what it adds is the entry shell's exec and the kernel's move of the process into"
-              + " the leaf (`node dist/diagnose.js entry 100` times the ways a spawn can enter its cgroup). The"
-              + " exec is the price of the rule that a process is in its cgroup before it runs anything: Node cannot"
-              + " spawn into a cgroup, so a small shell moves itself into the leaf and then execs the command (about"
-              + " 0.7 ms here, the difference between the two figures; moving the host itself around each spawn was"
-              + " measured and rejected in docs/processes.md)."
+              + ` removes the leaf with one rmdir. What the mode adds to /proc mode is ${perSpawn(cgroupExtra)} in`
+              + " this run (the difference of their medians), and nearly all of it is the entry shell: dash starts,"
+              + " moves itself into the leaf and execs the command (`node dist/diagnose.js entry 100` times it alone,"
+              + " as the difference between \"plain spawn\" and \"entry shell\", next to the other ways a spawn can"
+              + " enter its cgroup). The exec is the price of the rule that a process is in its cgroup before it runs"
+              + " anything: Node cannot spawn into a cgroup (libuv has no clone3 with CLONE_INTO_CGROUP), and moving"
+              + " the host itself around each spawn was measured and rejected in docs/processes.md (it blocks the"
+              + " event loop for an RCU grace period and charges the host's memory to the task). A fixed"
+              + " cost per spawn, it weighs more the cheaper a spawn is: the target holds where a raw spawn costs"
+              + " more than about seven times the exec, and a command that runs for more than a few milliseconds"
+              + " does not see it."
             : "The cgroup variant was skipped: this process cannot create cgroups (needs root or delegation)."
         ]
       }
