@@ -438,6 +438,35 @@ describe("join, run, get and await", () => {
       expect(yield* Effect.flip(tm.submit(Effect.void))).toBeInstanceOf(TaskErrors.TaskManagerClosed)
     }).pipe(withManager({ retain: 3 })))
 
+  it.effect("every read sees every write: thousands of tasks, running and done, read at uneven intervals", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const sleeping: Array<number> = []
+      // Writes outnumber the manager's batch many times over between some reads, and fall short of it between
+      // others; the expected records are worked out independently of the manager.
+      for (let i = 1; i <= 3000; i++) {
+        const task = yield* tm.submit(i % 7 === 0 ? Effect.sleep("1 hour") : i % 3 === 0 ? Effect.fail(i) : Effect.void)
+        if (i % 7 === 0) sleeping.push(task.id)
+        if (i % 257 === 0 || i % 1000 === 13) {
+          const finished = Array.from({ length: i }, (_, k) => k + 1).filter((id) => id % 7 !== 0)
+          const listed = (yield* tm.list).map((t) => t.id)
+          expect(listed).toEqual([...finished.slice(-100), ...sleeping].toSorted((a, b) => a - b))
+          const last = yield* tm.get(task.id)
+          expect(last.state).toBe(i % 7 === 0 ? "RUNNING" : i % 3 === 0 ? "FAILURE" : "SUCCESS")
+          if (finished.length > 100) {
+            const dropped = finished[finished.length - 101]!
+            expect(yield* Effect.flip(tm.get(taskId(dropped)))).toBeInstanceOf(TaskErrors.TaskNotFound)
+          }
+        }
+      }
+      const revoked = yield* tm.revokeAll()
+      expect(revoked.map((t) => t.state)).toEqual(sleeping.map(() => "REVOKED"))
+      // The sleepers finished last: the history holds only them now.
+      const listed = yield* tm.list
+      expect(listed.length).toBe(100)
+      expect(listed.every((t) => t.state === "REVOKED" && sleeping.includes(t.id))).toBe(true)
+    }).pipe(withManager({ retain: 100 })))
+
   it.effect("a stream consumer sees a task's whole life (smoke)", () =>
     Effect.gen(function*() {
       const tm = yield* TaskManager.TaskManager
