@@ -191,10 +191,11 @@ export const b4: Benchmark = {
           hasCgroups
             ? "In cgroup mode the spawn's kill reads its leaf's `cgroup.events` (one read proves it empty) and"
               + ` removes the leaf with one rmdir. What the mode adds to /proc mode is ${perSpawn(cgroupExtra)} in`
-              + " this run (the difference of their medians), and nearly all of it is the entry shell: dash starts,"
-              + " moves itself into the leaf and execs the command (`node dist/diagnose.js entry 100` times it alone,"
-              + " as the difference between \"plain spawn\" and \"entry shell\", next to the other ways a spawn can"
-              + " enter its cgroup). The exec is the price of the rule that a process is in its cgroup before it runs"
+              + " this run (the difference of their medians): the entry shell, in which dash starts, moves itself"
+              + " into the leaf and execs the command, less what that one read saves against /proc mode's look"
+              + " (`node dist/diagnose.js entry 100` times the entry shell alone, as the difference between \"plain"
+              + " spawn\" and \"entry shell\", next to the other ways a spawn can enter its cgroup; it varies with the"
+              + " machine's load more than the rest). The exec is the price of the rule that a process is in its cgroup before it runs"
               + " anything: Node cannot spawn into a cgroup (libuv has no clone3 with CLONE_INTO_CGROUP), and moving"
               + " the host itself around each spawn was measured and rejected in docs/processes.md (it blocks the"
               + " event loop for an RCU grace period and charges the host's memory to the task). A fixed"
