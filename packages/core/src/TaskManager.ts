@@ -318,6 +318,17 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   // Applied after the submitter's context: the integration's services win over the caller's.
   const taskServices = yield* TaskServices
   const overrideServices = taskServices.mapUnsafe.size > 0
+  // Merging copies the submitter's whole context; tasks come in runs from one submitter, so the last merge is kept.
+  let mergedFrom: Context.Context<never> | undefined = undefined
+  let merged: Context.Context<never> | undefined = undefined
+  const withTaskServices = (submitter: Context.Context<never>): Context.Context<never> => {
+    if (!overrideServices) return submitter
+    if (submitter !== mergedFrom) {
+      mergedFrom = submitter
+      merged = Context.merge(submitter, taskServices)
+    }
+    return merged!
+  }
   const hub = EventHub.make(config.eventBuffer ?? 4096, config.eventBufferBytes ?? 16 * 1024 * 1024)
   // Whether a task submitted from `context` gets a span. Tasks come in runs from one submitter, so the answer
   // for the last context is kept.
@@ -570,7 +581,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     const context = Context.add(
       Context.add(
         Context.add(
-          overrideServices ? Context.merge(submitter, taskServices) : submitter,
+          withTaskServices(submitter),
           CurrentTask,
           record.id
         ),
