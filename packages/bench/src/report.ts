@@ -203,14 +203,14 @@ export const renderMarkdown = (report: Report): string =>
       "`pnpm bench B5` / `pnpm bench B1 B4`; a partial run replaces only those sections here and in the JSON.",
       "B5 and B6 measure twice: quiet, and while a load generator (a busy-looping process pinned to the other",
       "core) keeps one core busy; `pnpm bench --load` runs every benchmark under that load.",
-      "To stay within the minute on a loaded machine, a measurement starts no new round after 40 s once its",
-      "minimum rounds have run; the n column shows how many ran."
+      "To stay within a minute or so on a loaded machine, a measurement starts no new round after 40 s (B4: 70 s,",
+      "for the rounds its 5% guardian margin needs) once its minimum rounds have run; the n column shows how many ran."
     ].join("\n"),
     [
       "To see where the time goes when a target is missed, `packages/bench/dist/diagnose.js` (built by the same",
       "command) records span timelines (`spans B5`), CPU profiles of one subject (`cpu B1`, then `analyze`), the",
-      "heap retained per task (`heap`) and the operating system's own floor for a kill (`floor`); its header",
-      "comment has the exact commands."
+      "heap retained per task (`heap`), what each rule of a task costs (`rules`) and the operating system's own",
+      "floor for a kill (`floor`); its header comment has the exact commands."
     ].join("\n"),
     `Last run: ${report.date}, \`${report.command}\`.`,
     "## Machine",
