@@ -17,7 +17,7 @@ import { formatNumber, formatRatio } from "./report.js"
 const TASKS = 100_000
 
 /** One rule and the patches that take its work out of `TaskManager.js`: [text of the build, replacement]. */
-interface Rule {
+export interface Rule {
   readonly name: string
   readonly rule: string
   readonly patches: ReadonlyArray<readonly [string, string]>
@@ -41,8 +41,8 @@ const SERVICES: Rule = {
   patches: [
     ["const scope = Scope.makeUnsafe();", "const scope = undefined;"],
     [
-      "const context = Context.add(Context.add(Context.add(overrideServices ? Context.merge(submitter, taskServices) : submitter, CurrentTask, record.id), TaskContext, TaskContextImpl.make(task, hooks, scope)), Scope.Scope, scope);",
-      "const context = submitter;"
+      "const context = Context.add(Context.add(Context.add(withTaskServices(submitter), CurrentTask, record.id), TaskContext, TaskContextImpl.make(task, hooks, scope)), Scope.Scope, scope);",
+      "const context = withTaskServices(submitter);"
     ],
     ["            return Scope.closeUnsafe(scope, exit);", "            return undefined;"]
   ]
@@ -63,7 +63,8 @@ const CLOCK: Rule = {
   patches: [["const now = () => clock.currentTimeMillisUnsafe();", "const now = () => 0;"]]
 }
 
-const RULES: ReadonlyArray<Rule> = [RECORDS, SERVICES, WRAPPER, CLOCK, {
+/** The rules `rules` takes out, one copy each, and a copy without all four. */
+export const RULES: ReadonlyArray<Rule> = [RECORDS, SERVICES, WRAPPER, CLOCK, {
   name: "all",
   rule: "all four",
   patches: [...RECORDS.patches, ...SERVICES.patches.slice(0, 2), WRAPPER.patches[0]!, ...CLOCK.patches]
@@ -101,19 +102,24 @@ const median = (xs: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** `TaskManager.js` of the build with `rule` taken out; throws once a patch no longer matches the build. */
+export const applyRule = (text: string, rule: Rule): string => {
+  let patched = text
+  for (const [from, to] of rule.patches) {
+    if (!patched.includes(from)) {
+      throw new Error(`the patch that takes out ${rule.rule} no longer applies: update rules.ts to the built code`)
+    }
+    patched = patched.replace(from, to)
+  }
+  return patched
+}
+
 /** Copies core's `dist/` next to it (so that its imports resolve), patched; returns the directory. */
 const patchedCopy = (coreDir: string, rule: Rule): string => {
   const copy = `${coreDir}.rules-${rule.name}-${process.pid}`
   cpSync(`${coreDir}dist`, copy, { recursive: true })
   const file = `${copy}/TaskManager.js`
-  let text = readFileSync(file, "utf8")
-  for (const [from, to] of rule.patches) {
-    if (!text.includes(from)) {
-      throw new Error(`the patch that takes out ${rule.rule} no longer applies: update rules.ts to the built code`)
-    }
-    text = text.replace(from, to)
-  }
-  writeFileSync(file, text)
+  writeFileSync(file, applyRule(readFileSync(file, "utf8"), rule))
   return copy
 }
 
