@@ -131,11 +131,12 @@ export const b1: Benchmark = {
         + " writes, and before any read), metrics are plain counts the registry reads, Deferreds and events exist"
         + " only when someone waits or listens, and a task span only when a tracer records it.",
         "Which rule costs what (`cd packages/bench && node --expose-gc dist/diagnose.js rules`): it takes one rule"
-        + " at a time out of a patched copy of the built core and times this round on each copy against the"
-        + " real core and `FiberSet.run`, alternated in one process. On this machine the scope and three services"
-        + " came to about a third of a task, the wrapper and the records map to about an eighth each, the"
-        + " timestamps' Clock readings to less than a tenth, and without all four a task cost about 1.5x"
-        + " `FiberSet.run`; the remaining miss is the price of those rules, not of their bookkeeping."
+        + " at a time out of a patched copy of the built core and times this round on each copy, on the real core"
+        + " and with `FiberSet.run`, each in a process of its own. On this machine the records map (the contract's"
+        + " `Ref<HashMap>`) came to about an eighth of a task, the scope and three services to less than a tenth,"
+        + " the wrapper to about a twentieth, the Clock readings to nothing measurable, and all four together to"
+        + " half a task; without them a task, a fiber with its two records, cost about 1.4x `FiberSet.run`. The"
+        + " records map alone is more than the miss: what is left over the target is the price of that rule."
       ]
     }
   }

@@ -21,8 +21,8 @@
  *   without freezing the cgroup first (`cgroup.freeze`, waiting for `frozen 1`), until `populated 0`.
  * - `node --expose-gc dist/diagnose.js gc [runs]`: B5's task-manager subject while one core is busy, with and
  *   without a full garbage collection before each run (alternating), and the collections that landed inside runs.
- * - `node --expose-gc dist/diagnose.js rules [rounds]`: what each rule of a task costs in B1's round, each taken out
- *   of a patched copy of the built core and timed against the real one (see rules.ts).
+ * - `node --expose-gc dist/diagnose.js rules [passes]`: what each rule of a task costs in B1's round, each taken out
+ *   of a patched copy of the built core and timed against the real one, each in a process of its own (rules.ts).
  * - `node --expose-gc dist/diagnose.js heap [count]`: heap snapshots before and after `count` (default 10k)
  *   sleeping tasks, and the same for raw fibers; prints the retained objects per task by constructor.
  */
@@ -45,7 +45,7 @@ import { collect, median, now, stats } from "./harness.js"
 import { withLoad } from "./load.js"
 import { allGone, readAll, sweep, waitForTree } from "./procfs.js"
 import { formatNumber } from "./report.js"
-import { rules } from "./rules.js"
+import { rules, rulesChild } from "./rules.js"
 import { revokeTasks, SLEEPERS, STUBBORN } from "./trees.js"
 
 const print = (line: string) => {
@@ -610,11 +610,13 @@ const main = async () => {
     case "gc":
       return gcEffect(Number(arg ?? 50))
     case "rules":
-      return rules(Number(arg ?? 15), print)
+      return rules(Number(arg ?? 5), print)
+    case "rules-child":
+      return rulesChild(arg ?? "fiberset")
     default:
       print(
         "usage: diagnose.js spans B5|B6|B7 [runs] | cpu B1|B2|B4|B5|B7 | analyze FILE [regexp] | heap [count]"
-          + " | floor [runs] | entry [runs] | freeze [runs] | gc [runs] | rules [rounds]"
+          + " | floor [runs] | entry [runs] | freeze [runs] | gc [runs] | rules [passes]"
       )
   }
 }

@@ -1,15 +1,17 @@
 /**
- * What each rule of a task costs in B1's workload (`node --expose-gc dist/diagnose.js rules [rounds]`).
+ * What each rule of a task costs in B1's workload (`node --expose-gc dist/diagnose.js rules [passes]`).
  *
  * A profile spreads a rule's cost over the functions it calls and the garbage it leaves, so this measures it
  * instead: it copies the built core once per rule, takes that rule's work out of the copy (a patch of the built
  * `TaskManager.js`, which fails loudly once the code it patches has changed), and times B1's round (100k no-op
- * tasks, submit then join) on every copy against the unmodified core and `FiberSet.run`, in rotating order in one
- * process. A copy is not a correct task manager: it only shows what its rule costs.
+ * tasks, submit then join) on every copy, on the unmodified core and with `FiberSet.run`. Each subject runs in a
+ * process of its own (copies sharing one heap and one JIT disturb each other), the subjects in rotating order,
+ * `passes` times. A copy is not a correct task manager: it only shows what its rule costs.
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import { execFileSync } from "node:child_process"
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { formatNumber, formatRatio } from "./report.js"
@@ -96,12 +98,6 @@ const fiberSetRound = Effect.scoped(Effect.gen(function*() {
   return performance.now() - start
 }))
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = xs.toSorted((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
 /** `TaskManager.js` of the build with `rule` taken out; throws once a patch no longer matches the build. */
 export const applyRule = (text: string, rule: Rule): string => {
   let patched = text
@@ -123,43 +119,61 @@ const patchedCopy = (coreDir: string, rule: Rule): string => {
   return copy
 }
 
+const ROUNDS_PER_PROCESS = 6
+
+/** In a child process: B1's rounds on the core at `target` (or `FiberSet.run`), printed as a JSON array. */
+export const rulesChild = async (target: string): Promise<void> => {
+  const core = target === "fiberset" ? undefined : (await import(pathToFileURL(target).href)) as TaskManagerModule
+  const gc = (globalThis as { gc?: () => void }).gc
+  const millis: Array<number> = []
+  // The first round warms the code up and is not kept.
+  for (let round = 0; round <= ROUNDS_PER_PROCESS; round++) {
+    gc?.()
+    const ms = await Effect.runPromise(core === undefined ? fiberSetRound : taskManagerRound(core))
+    if (round > 0) millis.push(ms)
+  }
+  process.stdout.write(`${JSON.stringify(millis)}\n`)
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = xs.toSorted((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 /** Runs the comparison and prints one line per subject. */
-export const rules = async (rounds: number, print: (line: string) => void): Promise<void> => {
+export const rules = async (passes: number, print: (line: string) => void): Promise<void> => {
   const coreDir = fileURLToPath(new URL("../../core/", import.meta.url))
+  const self = fileURLToPath(new URL("./diagnose.js", import.meta.url))
   const copies: Array<string> = []
   try {
-    const base = (await import(pathToFileURL(`${coreDir}dist/index.js`).href)) as TaskManagerModule
-    const subjects: Array<{ readonly label: string; readonly run: () => Promise<number> }> = [
-      { label: "every rule (the real core)", run: () => Effect.runPromise(taskManagerRound(base)) },
-      { label: "FiberSet.run", run: () => Effect.runPromise(fiberSetRound) }
+    const subjects: Array<{ readonly label: string; readonly target: string }> = [
+      { label: "every rule (the real core)", target: `${coreDir}dist/index.js` },
+      { label: "FiberSet.run", target: "fiberset" }
     ]
     for (const rule of RULES) {
       const copy = patchedCopy(coreDir, rule)
       copies.push(copy)
-      const core = (await import(pathToFileURL(`${copy}/index.js`).href)) as TaskManagerModule
-      subjects.push({ label: `without ${rule.rule}`, run: () => Effect.runPromise(taskManagerRound(core)) })
+      subjects.push({ label: `without ${rule.rule}`, target: `${copy}/index.js` })
     }
-    const gc = (globalThis as { gc?: () => void }).gc
     const samples = subjects.map(() => [] as Array<number>)
-    // One warm-up round, then `rounds` measured ones, each subject after a full collection, in rotating order.
-    for (let round = -1; round < rounds; round++) {
+    for (let pass = 0; pass < passes; pass++) {
       for (let k = 0; k < subjects.length; k++) {
-        const index = (k + Math.max(0, round)) % subjects.length
-        gc?.()
-        const millis = await subjects[index]!.run()
-        if (round >= 0) samples[index]!.push(millis)
+        const index = (k + pass) % subjects.length
+        const output = execFileSync(process.execPath, ["--expose-gc", self, "rules-child", subjects[index]!.target], {
+          encoding: "utf8"
+        })
+        samples[index]!.push(...(JSON.parse(output.trim().split("\n").pop()!) as Array<number>))
       }
     }
     const real = median(samples[0]!)
     const fiberSet = median(samples[1]!)
     const perTask = (ms: number) => `${formatNumber((ms * 1000) / TASKS)} us/task`
-    print(`B1's round, ${TASKS} tasks, median of ${rounds} rounds${gc === undefined ? " (run with --expose-gc)" : ""}:`)
+    print(`B1's round, ${TASKS} tasks: median of ${passes} processes x ${ROUNDS_PER_PROCESS} rounds per subject`)
     subjects.forEach((subject, index) => {
       const ms = median(samples[index]!)
       const share = index < 2 ? "" : `, ${formatNumber((1 - ms / real) * 100)}% of a task`
-      print(
-        `  ${subject.label}: ${perTask(ms)}, ${formatRatio(ms / fiberSet)} FiberSet.run${share}`
-      )
+      print(`  ${subject.label}: ${perTask(ms)}, ${formatRatio(ms / fiberSet)} FiberSet.run${share}`)
     })
   } finally {
     for (const copy of copies) rmSync(copy, { recursive: true, force: true })
