@@ -203,8 +203,9 @@ export const renderMarkdown = (report: Report): string =>
       "`pnpm bench B5` / `pnpm bench B1 B4`; a partial run replaces only those sections here and in the JSON.",
       "B5 and B6 measure twice: quiet, and while a load generator (a busy-looping process pinned to the other",
       "core) keeps one core busy; `pnpm bench --load` runs every benchmark under that load.",
-      "To stay within a minute or so on a loaded machine, a measurement starts no new round after 40 s (B4: 70 s,",
-      "for the rounds its 5% guardian margin needs) once its minimum rounds have run; the n column shows how many ran."
+      "To stay within a minute or so on a loaded machine, a measurement starts no new round after 40 s (B4 and B8:",
+      "70 s, for the rounds their close comparisons need) once its minimum rounds have run; the n column shows how",
+      "many ran."
     ].join("\n"),
     [
       "To see where the time goes when a target is missed, `packages/bench/dist/diagnose.js` (built by the same",
