@@ -14,6 +14,7 @@ import * as FiberSet from "effect/FiberSet"
 import { execFileSync } from "node:child_process"
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { median } from "./harness.js"
 import { formatNumber, formatRatio } from "./report.js"
 
 const TASKS = 100_000
@@ -133,12 +134,6 @@ export const rulesChild = async (target: string): Promise<void> => {
     if (round > 0) millis.push(ms)
   }
   process.stdout.write(`${JSON.stringify(millis)}\n`)
-}
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = xs.toSorted((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 /** Runs the comparison and prints one line per subject. */
