@@ -131,17 +131,17 @@ export const b1: Benchmark = {
         + " writes, and before any read), metrics are plain counts the registry reads, Deferreds and events exist"
         + " only when someone waits or listens, and a task span only when a tracer records it.",
         "Which rule costs what (`cd packages/bench && node --expose-gc dist/diagnose.js rules`): it takes one rule"
-        + " at a time out of a patched copy of the built core and times this round on each copy, on the real core"
-        + " and with `FiberSet.run`, each in a process of its own. On this machine the records map (the contract's"
-        + " `Ref<HashMap>`) came to about an eighth of a task, the scope and three services to less than a tenth,"
-        + " the wrapper to about a twentieth, the Clock readings to nothing measurable, and all four together to"
-        + " half a task; without them a task, a fiber with its two records, cost about 1.4x `FiberSet.run`."
+        + " at a time out of a patched copy of the built core (the records map, the scope and three services, the"
+        + " wrapper, the Clock readings, then all four) and times this round on each copy, on the real core and"
+        + " with `FiberSet.run`, each in a process of its own. In its runs here, all four together were a third to"
+        + " a half of a task, and a task without them (a fiber and its two records) cost 1.4x to 1.8x"
+        + " `FiberSet.run`; one at a time, no rule stood out of the machine's noise between runs."
         + (vsFiberSet <= TARGET
           ? " The target is met in this run, but with little room: the ratio moves by a fifth or more between runs"
-            + " here (the rounds column; the baseline varies most), and in some runs it ends above 3x, by the price"
-            + " of those rules, the records map first."
-          : " What is left over the target is the price of those rules, the records map first; the ratio also moves"
-            + " by a fifth or more between runs here (the rounds column; the baseline varies most).")
+            + " here (the rounds column; the baseline varies most), and some runs end above 3x, by the price of"
+            + " those rules."
+          : " What is left over the target is the price of those rules; the ratio also moves by a fifth or more"
+            + " between runs here (the rounds column; the baseline varies most).")
       ]
     }
   }
