@@ -12,7 +12,7 @@ import { BUDGET } from "./budget.js"
 import { detectCgroups } from "./guardian.js"
 import { measureFigures, type MeasureOptions } from "./harness.js"
 import { withLoad } from "./load.js"
-import { formatNumber } from "./report.js"
+import { formatLatency, formatNumber } from "./report.js"
 import { GC_NOTE, interruptSpawns, revokeTasks, SLEEPERS, treeKillExeca } from "./trees.js"
 
 export const RUNS = 50
@@ -93,17 +93,13 @@ export const b5: Benchmark = {
             `cgroup containment: p99 at most ${TARGET_P99} ms while one core is busy (issue 16)`,
             cgroupUnderLoad.gone.stats.p99,
             TARGET_P99,
-            `p50 ${formatNumber(cgroupUnderLoad.gone.stats.median)} ms, p99 ${
-              formatNumber(cgroupUnderLoad.gone.stats.p99)
-            } ms over ${cgroupUnderLoad.gone.stats.n} runs`
+            formatLatency(cgroupUnderLoad.gone.stats)
           ),
           atMost(
             `cgroup containment: p99 at most ${TARGET_P99} ms, quiet (issue 16)`,
             cgroupRows.gone.stats.p99,
             TARGET_P99,
-            `p50 ${formatNumber(cgroupRows.gone.stats.median)} ms, p99 ${
-              formatNumber(cgroupRows.gone.stats.p99)
-            } ms over ${cgroupRows.gone.stats.n} runs`
+            formatLatency(cgroupRows.gone.stats)
           )
         ]
       return {
@@ -125,17 +121,13 @@ export const b5: Benchmark = {
             `p99 at most ${TARGET_P99} ms while one core is busy`,
             underLoad.gone.stats.p99,
             TARGET_P99,
-            `p50 ${formatNumber(underLoad.gone.stats.median)} ms, p99 ${
-              formatNumber(underLoad.gone.stats.p99)
-            } ms over ${underLoad.gone.stats.n} runs`
+            formatLatency(underLoad.gone.stats)
           ),
           atMost(
             `p99 at most ${TARGET_P99} ms, quiet`,
             gone.stats.p99,
             TARGET_P99,
-            `p50 ${formatNumber(gone.stats.median)} ms, p99 ${
-              formatNumber(gone.stats.p99)
-            } ms over ${gone.stats.n} runs`
+            formatLatency(gone.stats)
           ),
           ...cgroupChecks
         ],

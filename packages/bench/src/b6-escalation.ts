@@ -10,7 +10,7 @@ import { atMost, type Benchmark, killRows, loadedKillRows } from "./benchmark.js
 import { BUDGET } from "./budget.js"
 import { measureFigures, type MeasureOptions, type Series, stats } from "./harness.js"
 import { withLoad } from "./load.js"
-import { formatNumber } from "./report.js"
+import { formatLatency, formatNumber } from "./report.js"
 import { GC_NOTE, interruptSpawns, revokeTasks, STUBBORN, treeKillExeca } from "./trees.js"
 
 export const RUNS = 50
@@ -91,17 +91,13 @@ export const b6: Benchmark = {
             `p99 of (time to gone - 300 ms) at most ${TARGET_P99} ms while one core is busy`,
             underLoad.gone.stats.p99,
             TARGET_P99,
-            `p50 ${formatNumber(underLoad.gone.stats.median)} ms, p99 ${
-              formatNumber(underLoad.gone.stats.p99)
-            } ms over ${underLoad.gone.stats.n} runs`
+            formatLatency(underLoad.gone.stats)
           ),
           atMost(
             `p99 of (time to gone - 300 ms) at most ${TARGET_P99} ms, quiet`,
             over.stats.p99,
             TARGET_P99,
-            `p50 ${formatNumber(over.stats.median)} ms, p99 ${
-              formatNumber(over.stats.p99)
-            } ms over ${over.stats.n} runs`
+            formatLatency(over.stats)
           )
         ],
         rows: [...rows, ...underLoad.rows],

@@ -90,6 +90,10 @@ export const formatNumber = (x: number): string => {
 /** A ratio as `1.23x`. */
 export const formatRatio = (x: number): string => `${Number.isFinite(x) ? x.toFixed(2) : formatNumber(x)}x`
 
+/** A latency result as the B5 and B6 tables give it: `p50 3.14 ms, p99 7.90 ms over 50 runs`. */
+export const formatLatency = (stats: Stats): string =>
+  `p50 ${formatNumber(stats.median)} ms, p99 ${formatNumber(stats.p99)} ms over ${stats.n} runs`
+
 const verdictText = (verdict: Verdict): string => verdict === "met" ? "met" : verdict === "missed" ? "MISSED" : "n/a"
 
 /** Escapes the characters that would break a markdown table cell. */

@@ -7,7 +7,7 @@
  * CI runs as root). Without it those suites are skipped with the reason in their name, except under CI=true,
  * where they run and fail.
  */
-import { TaskManager } from "@effect-tasks/core"
+import { type TaskId, TaskManager } from "@effect-tasks/core"
 import { Containment, NodeTaskManager } from "@effect-tasks/node"
 import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, References, type Scope } from "effect"
@@ -64,6 +64,16 @@ const withManager =
       Effect.scoped(effect),
       NodeTaskManager.layerWith({ grace: "300 millis", guardian: false, ...config, ...modeConfig(mode) })
     )
+
+/** The task's stdout once it holds a whole line (the forker prints one when it is done). */
+const firstLine = (tm: TaskManager.TaskManager["Service"], id: TaskId.TaskId) =>
+  Effect.gen(function*() {
+    while (true) {
+      const { stdout } = yield* tm.output(id)
+      if (stdout.includes("\n")) return stdout
+      yield* Effect.sleep("10 millis")
+    }
+  }).pipe(Effect.timeout("10 seconds"))
 
 /** Live processes in the test cgroup, with their identity (the independent reader). */
 const membersNow = () =>
@@ -329,13 +339,7 @@ describe.skipIf(missing !== undefined)(needsCgroups("limits"), () => {
         )
       )
       yield* eventually(() => withMarker(MARK, marker).length >= 20, 10_000, "20 processes")
-      const output = yield* Effect.gen(function*() {
-        while (true) {
-          const { stdout } = yield* tm.output(task.id)
-          if (stdout.includes("\n")) return stdout
-          yield* Effect.sleep("10 millis")
-        }
-      }).pipe(Effect.timeout("10 seconds"))
+      const output = yield* firstLine(tm, task.id)
       const [ok, failed] = output.trim().split(" ").map(Number)
       // The forker itself counts: 19 children at most.
       expect(ok).toBe(19)
@@ -363,13 +367,7 @@ describe.skipIf(missing !== undefined)(needsCgroups("limits"), () => {
     withManager("cgroup", { limits: { pids: 5 } })(Effect.gen(function*() {
       const tm = yield* TaskManager.TaskManager
       const task = yield* tm.submit(exitCodeOf(`exec ${python} -c '${FORKER.replaceAll("'", "\\'")}'`))
-      const output = yield* Effect.gen(function*() {
-        while (true) {
-          const { stdout } = yield* tm.output(task.id)
-          if (stdout.includes("\n")) return stdout
-          yield* Effect.sleep("10 millis")
-        }
-      }).pipe(Effect.timeout("10 seconds"))
+      const output = yield* firstLine(tm, task.id)
       expect(output).toBe("4 96\n")
     })))
 
