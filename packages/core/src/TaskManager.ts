@@ -298,8 +298,11 @@ const join = <A, E>(task: TrackedTask<A, E>): Effect.Effect<A, E | TaskRevoked> 
   return final === undefined ? Effect.flatMap(task[Completion], resultOf) : resultOf(final)
 }
 
-/** Writes to the records applied in one batch at most (see `pending` in `make`). */
-const PENDING_BATCH = 64
+/**
+ * Writes to the records applied in one batch at most (see `pending` in `make`): at least 64, and enough for a
+ * task's record to be still pending when retention drops it, in most cases, so neither is applied.
+ */
+const pendingBatch = (retain: number): number => Math.min(65_536, Math.max(64, 8 * retain))
 
 /**
  * Builds a manager in the current scope; closing the scope shuts it down. Prefer the layers
@@ -370,7 +373,8 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   const tails = new Map<TaskId, Tails>()
   // The arrival order of output chunks, so that the tails of stdout and stderr can be replayed interleaved.
   let outputSeq = 0
-  const retention = Retention.make<TaskId>(config.retain ?? 1000)
+  const retention = Retention.make<Task.Task>(config.retain ?? 1000)
+  const batchLimit = pendingBatch(retention.retain)
   let nextId = 1
   let closed = false
 
@@ -393,15 +397,17 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   // Events are built only when somebody listens: most tasks in a busy app have no subscriber.
   const listening = () => hub.subscribers.size > 0
   // Writes to the records wait in `pending` (in order: a record to set, or an id to forget) and are applied in
-  // one batch, a single mutation of the persistent map, before any read of the records and every
-  // `PENDING_BATCH` writes: every read sees every write, and most writes copy no path of the map of their own.
-  const pending: Array<TrackedTask<any, any> | TaskId> = []
+  // one batch, a single mutation of the persistent map, before any read of the records and every `batchLimit`
+  // writes: every read sees every write, and most writes copy no path of the map of their own. A finished task
+  // that retention drops while its only record is still pending is never applied at all: its entry is cleared.
+  const pending: Array<TrackedTask<any, any> | TaskId | undefined> = []
   const flush = () => {
     if (pending.length === 0) return
     MutableRef.set(
       records.ref,
       HashMap.mutate(MutableRef.get(records.ref), (map) => {
         for (const entry of pending) {
+          if (entry === undefined) continue
           if (typeof entry === "number") HashMap.remove(map, entry)
           else HashMap.set(map, entry.id, entry)
         }
@@ -409,8 +415,24 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     )
     pending.length = 0
   }
-  const write = (record: TrackedTask<any, any>) => {
-    if (pending.push(record) >= PENDING_BATCH) flush()
+  const push = (entry: TrackedTask<any, any> | TaskId): number => {
+    const at = pending.length
+    if (pending.push(entry) >= batchLimit) flush()
+    return at
+  }
+  const write = (task: Task.Task) => {
+    task.writes++
+    task.pendingAt = push(task.record)
+  }
+  // Drops a finished task from the records: clears its record if that is still pending and was its only write
+  // (the map never held it), and otherwise queues its removal.
+  const forget = (task: Task.Task) => {
+    const record = task.record
+    if (pending[task.pendingAt] === record) {
+      pending[task.pendingAt] = undefined
+      if (task.writes === 1) return
+    }
+    push(record.id)
   }
   const recordsNow = () => {
     flush()
@@ -418,7 +440,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
   }
   const store = (task: Task.Task, record: TrackedTask<any, any>) => {
     task.record = record
-    if (task.stored) write(record)
+    if (task.stored) write(task)
   }
 
   const finishUnsafe = (task: Task.Task, fiberExit: Exit.Exit<unknown, unknown>) => {
@@ -431,8 +453,9 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     // A task that finishes while its `submit` starts it never entered `live` nor the records.
     if (task.stored) live.delete(record.id)
     task.record = record
+    Task.settle(task, record)
     task.stored = true
-    write(record)
+    write(task)
     if (listening()) {
       const error = state === "FAILURE" ? renderError(exit) : undefined
       publish({
@@ -448,10 +471,10 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     else if (state === "FAILURE") counts.failure++
     else counts.revoked++
     // Retained before the freed slot starts the next task: the history keeps tasks in the order they finished.
-    const evicted = Retention.add(retention, record.id)
+    const evicted = Retention.add(retention, task)
     if (evicted !== undefined) {
-      if (pending.push(evicted) >= PENDING_BATCH) flush()
-      tails.delete(evicted)
+      forget(evicted)
+      tails.delete(evicted.record.id)
     }
     if (wasRunning) {
       counts.running--
@@ -644,7 +667,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       store(task, Task.withRevocation(task.record, revocation))
       finishUnsafe(task, Exit.interrupt())
       if (task.pool !== undefined) Pool.leave(task.pool, Task.isWaiting)
-      return
+      if (task.writes === 1) return
     }
     const previous = task.record.revocation
     if (previous === undefined) {
@@ -723,6 +746,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       submittedAt
     )
     task.record = record
+    task.submitted = record
     if (created !== undefined) created(task)
     counts.submitted++
     if (listening()) {
@@ -733,7 +757,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
       Pool.wait(pool, task)
       live.set(id, task)
       task.stored = true
-      write(record)
+      write(task)
       return record
     }
     if (pool !== undefined) Pool.acquire(pool)
@@ -748,7 +772,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     if (!task.stored) {
       live.set(id, task)
       task.stored = true
-      write(task.record)
+      write(task)
     }
     // The snapshot at start: a task that already finished synchronously still reads RUNNING here,
     // exactly as `submit` promises; `get`/`await` show what happened next.

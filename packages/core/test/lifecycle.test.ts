@@ -1,4 +1,4 @@
-import { CurrentTask, TaskContext, TaskErrors, TaskManager } from "@effect-tasks/core"
+import { CurrentTask, TaskContext, TaskErrors, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
@@ -466,6 +466,34 @@ describe("join, run, get and await", () => {
       expect(listed.length).toBe(100)
       expect(listed.every((t) => t.state === "REVOKED" && sleeping.includes(t.id))).toBe(true)
     }).pipe(withManager({ retain: 100 })))
+
+  it.effect("a task retention drops before any read is gone from every read, and its records still join", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const gate = yield* Deferred.make<void>()
+      // Written twice: RUNNING, which a read applies to the records, then its final record, still pending when
+      // retention drops it.
+      const slow = yield* tm.submit(Effect.as(Deferred.await(gate), "slow"))
+      expect((yield* tm.list).map((t) => [t.id, t.state])).toEqual([[slow.id, "RUNNING"]])
+      yield* Deferred.succeed(gate, undefined)
+      // Waits without reading the records (as `get` or `await` would, applying the pending final record).
+      const slowDone = yield* slow[TrackedTask.Completion]
+      // Written once, when it finished inside `submit`, and dropped with no read in between.
+      const quick = yield* tm.submit(Effect.succeed("quick"))
+      const failed = yield* tm.submit(Effect.fail("no"))
+      const kept = [yield* tm.submit(Effect.succeed(1)), yield* tm.submit(Effect.succeed(2))]
+      expect((yield* tm.list).map((t) => t.id)).toEqual(kept.map((t) => t.id))
+      for (const dropped of [slow, quick, failed]) {
+        expect(yield* Effect.flip(tm.get(dropped.id))).toBeInstanceOf(TaskErrors.TaskNotFound)
+      }
+      // The records a caller kept still join, each with its own outcome, and stay the snapshots they were.
+      expect(yield* tm.join(slow)).toBe("slow")
+      expect(yield* tm.join(slowDone)).toBe("slow")
+      expect(yield* tm.join(quick)).toBe("quick")
+      expect(yield* Effect.flip(tm.join(failed))).toBe("no")
+      expect([slow.state, quick.state, slowDone.state]).toEqual(["RUNNING", "RUNNING", "SUCCESS"])
+      expect(yield* kept[1]![TrackedTask.Completion]).toMatchObject({ id: kept[1]!.id, state: "SUCCESS" })
+    }).pipe(withManager({ retain: 2 })))
 
   it.effect("a stream consumer sees a task's whole life (smoke)", () =>
     Effect.gen(function*() {

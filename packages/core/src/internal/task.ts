@@ -47,6 +47,11 @@ export interface Task extends Effect.Effect<TrackedTask<any, any>> {
   bodyExit: Exit.Exit<unknown, unknown> | undefined
   /** Whether the manager's records (and its set of live tasks) hold this task yet (see `submit`). */
   stored: boolean
+  /** The record `submit` returned, until the task finishes (see `settle`). */
+  submitted: TrackedTask<any, any> | undefined
+  /** How many of its records were queued for the records map, and where the last one is in the queue. */
+  writes: number
+  pendingAt: number
   /** While `submit` starts this task: the task whose own start submitted it, if any. */
   outer: Task | undefined
   /** The followers of the task's output, created by the first `follow`. */
@@ -82,6 +87,9 @@ const TaskImpl = function(
   this.interruptPending = false
   this.bodyExit = undefined
   this.stored = false
+  this.submitted = undefined
+  this.writes = 0
+  this.pendingAt = -1
   this.outer = undefined
   this.followers = undefined
 } as unknown as new(
@@ -103,10 +111,12 @@ export const make = (
 ): Task => new TaskImpl(effect, context, timeout, grace, pool)
 
 /** The final record of the task behind a record's `Completion`, if it is over (undefined if unknown). @internal */
-export const finalRecord = (completion: unknown): TrackedTask<any, any> | undefined =>
-  Object.getPrototypeOf(completion) === TaskProto && !isLive(completion as Task)
-    ? (completion as Task).record
-    : undefined
+export const finalRecord = (completion: unknown): TrackedTask<any, any> | undefined => {
+  if (Object.getPrototypeOf(completion) === TaskProto) {
+    return isLive(completion as Task) ? undefined : (completion as Task).record
+  }
+  return Exit.isExit(completion) && Exit.isSuccess(completion) ? completion.value as TrackedTask : undefined
+}
 
 /** True until the task is terminal: the manager still acts on it and accepts reports about it. @internal */
 export const isLive = (task: Task): boolean => !isTerminal(task.record.state)
@@ -201,17 +211,25 @@ export const submitted = (
   state: "QUEUED" | "RUNNING",
   at: number
 ): TrackedTask<any, any> => {
-  const record: MutableRecord = {
-    id,
-    name,
-    mode,
-    state,
-    submittedAt: at,
-    processes: noProcesses,
-    [Completion]: task
+  // Whole literals, one per shape: a property added after the literal goes to a separate backing store, which
+  // every finished task a caller holds would keep (B1).
+  return state === "RUNNING"
+    ? { id, name, mode, state, submittedAt: at, processes: noProcesses, [Completion]: task, startedAt: at }
+    : { id, name, mode, state, submittedAt: at, processes: noProcesses, [Completion]: task }
+}
+
+/**
+ * Points the final record, and the record `submit` returned, at the final record itself instead of the task:
+ * a caller that keeps the records of finished tasks (to `join` them later) then keeps two small records each,
+ * not the task with them. @internal
+ */
+export const settle = (task: Task, final: TrackedTask<any, any>): void => {
+  const done = Exit.succeed(final)
+  ;(final as MutableRecord)[Completion] = done
+  if (task.submitted !== undefined) {
+    ;(task.submitted as MutableRecord)[Completion] = done
+    task.submitted = undefined
   }
-  if (state === "RUNNING") record.startedAt = at
-  return record
 }
 
 /** @internal */
@@ -241,6 +259,21 @@ export const finished = (
   at: number,
   exit: Exit.Exit<unknown, unknown>
 ): TrackedTask<any, any> => {
+  // The common case (started, never revoked) as one literal, in the key order `copy` gives.
+  if (from.startedAt !== undefined && from.revocation === undefined && from.finishedAt === undefined) {
+    return {
+      id: from.id,
+      name: from.name,
+      mode: from.mode,
+      state,
+      submittedAt: from.submittedAt,
+      processes: from.processes,
+      [Completion]: from[Completion],
+      startedAt: from.startedAt,
+      finishedAt: at,
+      exit
+    }
+  }
   const record = copy(from, state, from.processes)
   record.finishedAt = at
   record.exit = exit
