@@ -45,6 +45,7 @@ import * as Pool from "./internal/pool.js"
 import * as Retention from "./internal/retention.js"
 import * as Task from "./internal/task.js"
 import * as TaskContextImpl from "./internal/taskContext.js"
+import * as TaskScope from "./internal/taskScope.js"
 import type { OutputChunk } from "./OutputChunk.js"
 import type { ProcessInfo } from "./ProcessInfo.js"
 import type { Revocation, RevocationReason } from "./Revocation.js"
@@ -600,7 +601,7 @@ export const make = Effect.fnUntraced(function*(config: TaskManagerConfig = {}) 
     }
     // The task's services go straight into its fiber's context (one context, no wrapper per
     // service), and its scope is closed inside the fiber, so finalizers finish before the exit.
-    const scope = Scope.makeUnsafe()
+    const scope = TaskScope.make()
     const context = Context.add(
       Context.add(
         Context.add(

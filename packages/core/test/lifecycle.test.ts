@@ -1,6 +1,6 @@
 import { CurrentTask, TaskContext, TaskErrors, TaskManager, TrackedTask } from "@effect-tasks/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { collectEvents, settle, tagsOf, taskId, withManager } from "./helpers.js"
 
@@ -466,6 +466,33 @@ describe("join, run, get and await", () => {
       expect(listed.length).toBe(100)
       expect(listed.every((t) => t.state === "REVOKED" && sleeping.includes(t.id))).toBe(true)
     }).pipe(withManager({ retain: 100 })))
+
+  it.effect("a task's scope is a scope like any other: forks, finalizers in reverse order, closed with the body's exit", () =>
+    Effect.gen(function*() {
+      const tm = yield* TaskManager.TaskManager
+      const ran: Array<string> = []
+      const seen: Array<Exit.Exit<unknown, unknown>> = []
+      let taskScope: Scope.Scope | undefined
+      const task = yield* tm.submit(Effect.gen(function*() {
+        const scope = yield* Effect.scope
+        taskScope = scope
+        expect([scope.strategy, scope.parent, scope.state._tag]).toEqual(["sequential", undefined, "Empty"])
+        yield* Effect.addFinalizer((exit) => Effect.sync(() => (ran.push("first"), seen.push(exit))))
+        const child = yield* Scope.fork(scope)
+        expect(child.parent).toBe(scope)
+        yield* Scope.addFinalizer(child, Effect.sync(() => ran.push("child")))
+        yield* Effect.acquireRelease(Effect.void, () => Effect.sync(() => ran.push("last")))
+        expect(scope.state._tag).toBe("Open")
+        return yield* Effect.fail("boom")
+      }))
+      expect(yield* Effect.flip(tm.join(task))).toBe("boom")
+      expect(ran).toEqual(["last", "child", "first"])
+      expect(Exit.isFailure(seen[0]!)).toBe(true)
+      expect(taskScope?.state._tag).toBe("Closed")
+      // A closed scope refuses new work as any closed scope does: a finalizer added now runs at once.
+      yield* Scope.addFinalizer(taskScope!, Effect.sync(() => ran.push("late")))
+      expect(ran.at(-1)).toBe("late")
+    }).pipe(withManager()))
 
   it.effect("a task retention drops before any read is gone from every read, and its records still join", () =>
     Effect.gen(function*() {
