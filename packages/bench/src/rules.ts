@@ -30,7 +30,11 @@ const RECORDS: Rule = {
   name: "records",
   rule: "the records map (`Ref<HashMap>` writes and evictions)",
   patches: [
-    ["        if (pending.push(record) >= PENDING_BATCH)\n            flush();", "        return;"],
+    ["    const write = (task) => {\n        task.writes++;", "    const write = (task) => {\n        return;"],
+    [
+      "    const forget = (task) => {\n        const record = task.record;",
+      "    const forget = (task) => {\n        return;"
+    ],
     [
       "    const flush = () => {\n        if (pending.length === 0)",
       "    const flush = () => {\n        pending.length = 0;\n        if (pending.length === 0)"
@@ -42,7 +46,7 @@ const SERVICES: Rule = {
   name: "services",
   rule: "a scope and three services in the task's context (`Scope`, `CurrentTask`, `TaskContext`)",
   patches: [
-    ["const scope = Scope.makeUnsafe();", "const scope = undefined;"],
+    ["const scope = TaskScope.make();", "const scope = undefined;"],
     [
       "const context = Context.add(Context.add(Context.add(withTaskServices(submitter), CurrentTask, record.id), TaskContext, TaskContextImpl.make(task, hooks, scope)), Scope.Scope, scope);",
       "const context = withTaskServices(submitter);"
