@@ -23,6 +23,7 @@ const PLAIN_TARGET = 1.3
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const cliBin = join(packageDir, "..", "cli", "dist", "bin.js")
+const pipeScript = join(packageDir, "dist", "b8-pipe.js")
 const concurrentlyBin = join(
   dirname(createRequire(import.meta.url).resolve("concurrently/package.json")),
   "dist/bin/index.js"
@@ -32,8 +33,10 @@ const LABELS = {
   task: "tasks run, stdout to a file",
   concurrently: "concurrently, stdout to a file",
   shell: "sh -c, stdout to the file",
+  pipe: "bare Node pipe, stdout to a file",
   taskStart: "tasks run -- true (start and exit)",
-  concurrentlyStart: "concurrently true (start and exit)"
+  concurrentlyStart: "concurrently true (start and exit)",
+  nodeStart: "node -e 0 (Node's own start and exit)"
 } as const
 
 /** Runs `argv` with stdout to `file` (stderr to the void) and gives the milliseconds from spawn to exit. */
@@ -119,11 +122,13 @@ export const b8: Benchmark = {
           run: writer([process.execPath, concurrentlyBin, COMMAND], "[0] ", "concurrently")
         },
         { label: LABELS.shell, run: writer(["sh", "-c", COMMAND], "", "shell") },
+        { label: LABELS.pipe, run: writer([process.execPath, pipeScript, COMMAND], "[0] ", "pipe") },
         { label: LABELS.taskStart, run: starter([process.execPath, cliBin, "run", "--", "true"], "tasks-true") },
         {
           label: LABELS.concurrentlyStart,
           run: starter([process.execPath, concurrentlyBin, "true"], "concurrently-true")
-        }
+        },
+        { label: LABELS.nodeStart, run: starter([process.execPath, "-e", "0"], "node") }
       ], {
         warmup: 1,
         // Two Node supervisors within a few percent of each other, each varying by a third from round to round on a
@@ -136,9 +141,12 @@ export const b8: Benchmark = {
       const task = pick(series, LABELS.task)
       const viaConcurrently = pick(series, LABELS.concurrently)
       const shell = pick(series, LABELS.shell)
+      const pipe = pick(series, LABELS.pipe)
       const taskStart = pick(series, LABELS.taskStart)
       const concurrentlyStart = pick(series, LABELS.concurrentlyStart)
+      const nodeStart = pick(series, LABELS.nodeStart)
       const vsShell = ratio(task.samples, shell.samples, shell.label).value
+      const pipeVsShell = ratio(pipe.samples, shell.samples, shell.label).value
       const vsConcurrently = ratio(task.samples, viaConcurrently.samples, viaConcurrently.label).value
       const rate = (ms: number) => `${formatNumber(TOTAL / 1e6 / (ms / 1000))} MB/s`
       const checks: Array<Check> = [
@@ -169,17 +177,20 @@ export const b8: Benchmark = {
           `One command, \`${COMMAND}\`, writes ${LINES} numbered lines of ${LINE_BYTES} bytes (${TOTAL / 1e6} MB).`,
           "Each subject runs it with its stdout redirected to a file, timed from the spawn to the exit of the",
           "whole program: `tasks run -- CMD` (the built CLI, with its guardian, as a user runs it), `concurrently CMD`,",
-          "and `sh -c CMD` writing the file itself. Both supervisors prefix every line (`[0] `). After every run the",
-          "file is read back and every line checked: present, in order, whole. `tasks run -- true` and",
-          "`concurrently true` show what starting and stopping each program costs on its own."
+          "and `sh -c CMD` writing the file itself. Both supervisors prefix every line (`[0] `). A bare Node pipe",
+          "(`dist/b8-pipe.js`: spawn, read, prefix, write, nothing else) shows what any Node supervisor pays for the",
+          "bytes alone. After every run the file is read back and every line checked: present, in order, whole.",
+          "`tasks run -- true` and `concurrently true` show what starting and stopping each program costs on its own."
         ].join("\n"),
         checks,
         rows: [
           row(task, "ms", shell),
           row(viaConcurrently, "ms", shell),
           row(shell, "ms"),
+          row(pipe, "ms", shell),
           row(taskStart, "ms"),
-          row(concurrentlyStart, "ms")
+          row(concurrentlyStart, "ms"),
+          row(nodeStart, "ms")
         ],
         notes: [
           `Throughput (medians, start-up included): tasks run ${rate(task.stats.median)}, concurrently ${
@@ -196,13 +207,18 @@ export const b8: Benchmark = {
           + " since it uses StringDecoder (Node 20's TextDecoder took about ten times as long), and the follow's"
           + " own handling of a chunk is small too.",
           "Why 1.3x the plain shell is out of reach here: the shell's figure is the command alone, writing the"
-          + " file itself. A supervisor adds its own start and exit (the start-up row) before and after the"
-          + " command, and while the command runs, one more process that reads, prefixes and writes every byte."
-          + " On two cores that process and the command share the machine, so even a supervisor that kept up"
-          + " with the command for free would take the command's time plus its own start-up and exit; with this"
-          + " run's medians that is already"
-          + ` ${formatRatio((shell.stats.median + taskStart.stats.median) / shell.stats.median)} the plain shell.`
-          + " concurrently, the other Node supervisor, lands where we do."
+          + " file itself. Any Node supervisor adds a process that reads, prefixes and writes every byte, on the"
+          + " machine's second core. The bare pipe row is that alone, with nothing of a task manager: "
+          + (pipeVsShell > PLAIN_TARGET
+            ? `${formatRatio(pipeVsShell)} the plain shell in this run, over the target before \`tasks run\` adds`
+              + " anything of its own."
+            : `${formatRatio(pipeVsShell)} the plain shell in this run, which leaves \`tasks run\``
+              + ` ${formatNumber(PLAIN_TARGET * shell.stats.median - pipe.stats.median)} ms for all it adds.`)
+          + ` \`tasks run\` took ${formatNumber(task.stats.median - pipe.stats.median)} ms more than the bare pipe`
+          + ` (${formatRatio(ratio(task.samples, pipe.samples, pipe.label).value)}); its own start and exit take`
+          + ` ${formatNumber(Math.max(0, taskStart.stats.median - nodeStart.stats.median))} ms more than Node's`
+          + " (the start-up rows), and the rest is the task's tail and follow. concurrently, the other Node"
+          + " supervisor, lands where we do."
         ]
       }
     } finally {
