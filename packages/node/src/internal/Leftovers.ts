@@ -272,6 +272,17 @@ export interface KillLeftoversOptions {
   readonly dryRun?: boolean | undefined
 }
 
+const nothingToKill: KillEngine.KillSummary = {
+  proven: true,
+  found: [],
+  stopped: [],
+  signalled: 0,
+  killed: 0,
+  escalated: false,
+  survivors: [],
+  durationMillis: 0
+}
+
 /**
  * Kills every tree in `specs` and resolves when the engine proves them empty (see `KillEngine`): one walk of
  * `/proc` per step serves every spec, a process's cookie is read at most once, and a process found once stays a
@@ -285,6 +296,8 @@ export const killLeftovers = async (
   specs: ReadonlyArray<TreeSpec>,
   options: KillLeftoversOptions
 ): Promise<KillEngine.KillSummary> => {
+  // Nothing to kill is proven gone without a look: a manager's start reaps with no specs at all, most of the time.
+  if (specs.length === 0) return nothingToKill
   // Trees in cgroups (a dead manager's) are the cgroup method's; the rest `/proc`'s.
   const { contained, containedIndices, rest, restIndices } = CgroupKill.partition(specs)
   if (contained.length === 0) return killProcLeftovers(specs, options)
