@@ -28,7 +28,14 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Journal from "./internal/JournalFile.js"
-import { CLOSE_LINE, encodeCgroup, encodeCgroupRemoved, encodeCleaned, encodeStarted } from "./internal/Leftovers.js"
+import {
+  CLOSE_LINE,
+  encodeCgroup,
+  encodeCgroupRemoved,
+  encodeCleaned,
+  encodeStarted,
+  LiveSet
+} from "./internal/Leftovers.js"
 import { hasProcFs, readIdentity } from "./internal/ProcessIdentity.js"
 import { COOKIE_VARIABLE } from "./internal/ProcessTable.js"
 import { ProcessObserver, type ProcessObserverShape } from "./internal/TaskProcesses.js"
@@ -83,7 +90,9 @@ export class GuardianUnavailable extends Schema.TaggedError<GuardianUnavailable>
 /**
  * A running guardian. `send` writes one encoded record to the pipe without waiting (never throws; a no-op once
  * the guardian is gone); `alive` tells whether it still runs; `close` ends the pipe and waits (at most 2 s) for
- * the guardian to exit. `start` closes it when its scope closes.
+ * the guardian to exit; `dismiss` is for a host that owns nothing any more: the guardian would only exit, so it
+ * is stopped (SIGKILL) instead of being waited for, which matters when it has not even finished starting. `start`
+ * closes it when its scope closes.
  *
  * @since 0.1.0
  * @category models
@@ -93,6 +102,7 @@ export interface Guardian {
   readonly send: (line: string) => void
   readonly alive: () => boolean
   readonly close: Effect.Effect<void>
+  readonly dismiss: Effect.Effect<void>
 }
 
 // In a single executable application `process.execPath` runs the embedded program, not a script.
@@ -182,6 +192,7 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
       stdin.on("error", () => {}) // EPIPE after the guardian died: reported through "exit"
       child.unref()
       ;(stdin as unknown as { unref?: () => void }).unref?.()
+      const awaitExit = Deferred.await(exit).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
       const guardian: Guardian = {
         pid: child.pid,
         send: (line) => {
@@ -193,7 +204,16 @@ export const start = (options: GuardianOptions = {}): Effect.Effect<Guardian, Gu
             closing = true
             stdin.end(CLOSE_LINE)
           }
-          return Deferred.await(exit).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
+          return awaitExit
+        }),
+        dismiss: Effect.suspend(() => {
+          if (!closing) {
+            closing = true
+            // Not reaped while `exited` is false, so the pid is still this child's.
+            if (!exited) child.kill("SIGKILL")
+            stdin.destroy()
+          }
+          return awaitExit
         })
       }
       return Effect.succeed(guardian)
@@ -331,10 +351,19 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
         scheduled = true
         setTimeout(flush, 20).unref()
       }
-      // Runs before the journal closes and the guardian's pipe ends (finalizers run last-in first-out).
-      yield* Effect.addFinalizer(() => Effect.sync(flush))
+      // What the guardian would still own after everything sent so far: the same records, replayed here.
+      const owned = new LiveSet()
+      // Runs before the journal closes and the guardian's pipe ends (finalizers run last-in first-out). After a
+      // shutdown that cleaned everything (the usual case), the guardian has nothing to do but exit: it is dismissed.
+      yield* Effect.addFinalizer(() =>
+        Effect.suspend(() => {
+          flush()
+          return pipe !== undefined && owned.size === 0 && owned.cgroups().length === 0 ? pipe.dismiss : Effect.void
+        })
+      )
       const observer: ProcessObserverShape = {
         started: (identity, cookie) => {
+          owned.apply({ type: "started", pid: identity.pid, startTime: identity.startTime, cookie })
           const line = encodeStarted(identity, cookie)
           file?.started(identity, cookie, line)
           if (pipe === undefined) return
@@ -343,17 +372,20 @@ export const layer = (config: HostDeathConfig): Layer.Layer<never> =>
           schedule()
         },
         cleaned: (cookie) => {
+          owned.apply({ type: "cleaned", cookie })
           cleaned.push(cookie)
           schedule()
         },
         // Rare (a manager's cgroup, a v1 directory for limits): written at once, after what is pending.
         cgroupCreated: (dir, path) => {
+          owned.apply(path === undefined ? { type: "cgroup", dir } : { type: "cgroup", dir, path })
           flush()
           const line = encodeCgroup(dir, path)
           file?.cgroupCreated(dir, path, line)
           pipe?.send(line)
         },
         cgroupRemoved: (dir) => {
+          owned.apply({ type: "cgroupRemoved", dir })
           flush()
           const line = encodeCgroupRemoved(dir)
           file?.cgroupRemoved(dir, line)

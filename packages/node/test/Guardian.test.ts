@@ -210,6 +210,35 @@ describe.runIf(linux)("Guardian", () => {
     expect(during.length).toBe(1)
   })
 
+  it("Guardian.layer closing: a tree the host still owns is killed by the guardian; owning nothing, it is only stopped", async () => {
+    const owned = `${prefix}7/1/`
+    const cleaned = `${prefix}7/2/`
+    const kept = spawnWithCookie("sleep", ["1000"], owned)
+    const released = spawnWithCookie("sleep", ["1000"], cleaned)
+    await waitFor("processes up", () => cookieCarriers(prefix).length === 2)
+    const run = (clean: boolean) =>
+      Effect.runPromise(
+        Effect.gen(function*() {
+          const observer = yield* TaskProcesses.ProcessObserver
+          const before = guardians()
+          observer.started(released, cleaned)
+          observer.cleaned(cleaned)
+          if (!clean) observer.started(kept, owned)
+          return before
+        }).pipe(Effect.provide(Guardian.layer({ guardian: true, journal: false, grace: "200 millis" })))
+      )
+    // Everything cleaned: the guardian is gone when the layer has closed, and what the host let go of runs on.
+    await run(true)
+    expect(guardians()).toEqual([])
+    expect(aliveAs(released.pid, released.startTime)).toBe(true)
+    expect(aliveAs(kept.pid, kept.startTime)).toBe(true)
+    // A tree still owned at close: the guardian gets the close line, kills it, and only then exits.
+    await run(false)
+    expect(guardians()).toEqual([])
+    expect(aliveAs(kept.pid, kept.startTime)).toBe(false)
+    expect(aliveAs(released.pid, released.startTime)).toBe(true)
+  })
+
   it("costs little on the hot path (measured)", async () => {
     const dir = tempStateDirectory()
     const calls = 20_000
