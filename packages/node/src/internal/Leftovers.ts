@@ -272,16 +272,7 @@ export interface KillLeftoversOptions {
   readonly dryRun?: boolean | undefined
 }
 
-const nothingToKill: KillEngine.KillSummary = {
-  proven: true,
-  found: [],
-  stopped: [],
-  signalled: 0,
-  killed: 0,
-  escalated: false,
-  survivors: [],
-  durationMillis: 0
-}
+const nothingToKill: KillEngine.KillSummary = { ...KillEngine.unproven(0), proven: true }
 
 /**
  * Kills every tree in `specs` and resolves when the engine proves them empty (see `KillEngine`): one walk of
