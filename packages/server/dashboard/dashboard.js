@@ -100,8 +100,8 @@ const app = {
   output: {
     /** @type {number | undefined} */
     id: undefined,
-    /** Output events that arrived while the tail was loading are not shown twice. */
-    loading: false,
+    /** The follow of the task in the panel. @type {AbortController | undefined} */
+    follow: undefined,
     length: 0
   },
   renderQueued: false
@@ -374,7 +374,7 @@ const apply = (event, live) => {
       }
       break
     case "TaskOutput":
-      if (id === app.output.id && !app.output.loading) appendOutput(event["text"], event["stream"] === "stderr")
+      // The panel has a follow of its own (see `loadOutput`): the event stream's copy is not needed.
       return
     case "EventsDropped":
       // This page fell behind and missed events: read the whole state again.
@@ -627,30 +627,61 @@ const appendOutput = (text, stderr = false, note = false) => {
   if (atBottom) box.scrollTop = box.scrollHeight
 }
 
-/** @param {number} id */
+/**
+ * Follows a task's output into the panel: GET /api/tasks/:id/follow replays the kept tail, then streams every
+ * chunk in order until the task's TaskFinished, with no gap between the two. (A tail read once, topped up with
+ * the event stream's TaskOutput events, loses whatever is written between the read and its answer.)
+ * @param {number} id
+ */
 const loadOutput = async (id) => {
+  app.output.follow?.abort()
+  const controller = new AbortController()
+  app.output.follow = controller
   app.output.id = id
-  app.output.loading = true
+  view.output.replaceChildren()
+  app.output.length = 0
+  const current = () => app.output.follow === controller
+  let finished = false
   try {
-    const tail = await api(`/api/tasks/${id}/output`)
-    if (app.output.id !== id) return
-    view.output.replaceChildren()
-    app.output.length = 0
-    const dropped = tail.droppedStdout + tail.droppedStderr
-    if (dropped > 0) appendOutput(`… ${dropped} earlier characters not kept\n`, false, true)
-    appendOutput(tail.stdout)
-    appendOutput(tail.stderr, true)
-    if (tail.stdout.length + tail.stderr.length === 0) {
-      const task = app.tasks.get(id)
-      if (task && !isActive(task)) appendOutput("(no output)\n", false, true)
+    const response = await fetch(`/api/tasks/${id}/follow`, {
+      headers: { authorization: `Bearer ${app.token}`, accept: "text/event-stream" },
+      signal: controller.signal,
+      cache: "no-store"
+    })
+    if (response.status === 401) {
+      signOut("The server refused this token. It may have restarted with a new one.")
+      return
     }
-    view.output.scrollTop = view.output.scrollHeight
+    if (!response.ok || response.body === null) {
+      const body = await response.json().catch(() => undefined)
+      throw new Error(body?.message ?? `HTTP ${response.status}`)
+    }
+    await readEvents(response.body, (data) => {
+      if (!current()) return
+      /** @type {{ _tag: string, [key: string]: any }} */
+      let message
+      try {
+        message = JSON.parse(data)
+      } catch {
+        return
+      }
+      if (message._tag === "TaskOutput") appendOutput(message["text"], message["stream"] === "stderr")
+      else if (message._tag === "OutputSkipped") {
+        const dropped = message["stdout"] + message["stderr"]
+        if (dropped > 0) appendOutput(`… ${dropped} earlier characters not kept\n`, false, true)
+      } else if (message._tag === "TaskFinished") finished = true
+    })
+    if (!current()) return
+    if (!finished) {
+      appendOutput(
+        "… the output stopped here: this page fell behind. Select the task again to reload it.\n",
+        false,
+        true
+      )
+    } else if (app.output.length === 0) appendOutput("(no output)\n", false, true)
   } catch (error) {
-    if (!(error instanceof AuthError) && app.output.id === id) {
-      view.output.replaceChildren(el("span", "note", `could not load the output: ${String(error)}`))
-    }
-  } finally {
-    if (app.output.id === id) app.output.loading = false
+    if (controller.signal.aborted || !current() || error instanceof AuthError) return
+    appendOutput(`could not load the output: ${error instanceof Error ? error.message : String(error)}\n`, false, true)
   }
 }
 
@@ -670,6 +701,8 @@ const selectTask = (id) => {
 const closeDrawer = () => {
   app.selected = undefined
   app.output.id = undefined
+  app.output.follow?.abort()
+  app.output.follow = undefined
   view.drawer.hidden = true
   scheduleRender()
 }

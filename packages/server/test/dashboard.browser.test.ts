@@ -184,6 +184,9 @@ describe.skipIf(!runBrowser)("the dashboard in chromium", () => {
         (length) => (document.querySelector("#output")?.textContent ?? "").length > length + 12,
         before.length
       )
+      // Every line, in order, none twice: the kept tail and the live chunks join without a gap.
+      const ticks = ((await page.locator("#output").textContent()) ?? "").trim().split("\n").map((line) => line.trim())
+      expect(ticks).toEqual(ticks.map((_, i) => `tick ${i + 1}`))
       await shot(page, "live-1280-light")
 
       // Revoke `first` with a click: a confirmation, then REVOKED, and `second` starts.
