@@ -306,8 +306,9 @@ for (const { mode, skip } of modes) {
           grace: Duration.infinity,
           forced: Deferred.await(escalate)
         }).pipe(Effect.forkChild({ startImmediately: true }))
-        // A new, unrelated-looking process of the task (own session, not a descendant of the root).
-        const late = spawnProcess("sh", ["-c", "trap '' TERM; sleep 1000"], prefix)
+        // A new, unrelated-looking process of the task (own session, not a descendant of the root), deaf to
+        // SIGTERM from its first instant: the running kill may find it at once.
+        const late = spawnProcess("sh", ["-c", "sleep 1000"], prefix, { ignoreTerm: true })
         yield* waitUntil("late sleep", () => childrenOf(late.pid).length === 1)
         const seen = snapshot(prefix)
         expect(seen.length).toBe(4)
