@@ -171,6 +171,8 @@ const procOutcome = (proc) => {
 
 class AuthError extends Error {}
 
+const REFUSED = "The server refused this token. It may have restarted with a new one."
+
 /**
  * A JSON request with the token in its header.
  * @param {string} path
@@ -186,12 +188,36 @@ const api = async (path, init = {}) => {
   if (init.signal !== undefined) request.signal = init.signal
   const response = await fetch(path, request)
   if (response.status === 401) {
-    signOut("The server refused this token. It may have restarted with a new one.")
+    signOut(REFUSED)
     throw new AuthError("unauthorized")
   }
   const body = await response.json().catch(() => undefined)
   if (!response.ok) throw new Error(body?.message ?? `HTTP ${response.status}`)
   return body
+}
+
+/**
+ * Opens a stream of Server-Sent Events with the token in its header (EventSource cannot send one) and gives its
+ * body. A refused token signs out (AuthError); any other refusal is an Error with the server's message.
+ * @param {string} path
+ * @param {AbortSignal} signal
+ * @returns {Promise<ReadableStream<Uint8Array>>}
+ */
+const openEvents = async (path, signal) => {
+  const response = await fetch(path, {
+    headers: { authorization: `Bearer ${app.token}`, accept: "text/event-stream" },
+    signal,
+    cache: "no-store"
+  })
+  if (response.status === 401) {
+    signOut(REFUSED)
+    throw new AuthError("unauthorized")
+  }
+  if (!response.ok || response.body === null) {
+    const body = await response.json().catch(() => undefined)
+    throw new Error(body?.message ?? `HTTP ${response.status}`)
+  }
+  return response.body
 }
 
 /** @param {Task[]} list */
@@ -250,16 +276,7 @@ const connect = async () => {
   app.connection = controller
   setStatus(app.attempt === 0 ? "connecting" : "reconnecting")
   try {
-    const response = await fetch("/api/events", {
-      headers: { authorization: `Bearer ${app.token}`, accept: "text/event-stream" },
-      signal: controller.signal,
-      cache: "no-store"
-    })
-    if (response.status === 401) {
-      signOut("The server refused this token. It may have restarted with a new one.")
-      return
-    }
-    if (!response.ok || response.body === null) throw new Error(`HTTP ${response.status}`)
+    const events = await openEvents("/api/events", controller.signal)
     // Subscribed: whatever happens from here on arrives as an event, so the snapshot misses nothing.
     /** @type {TaskEvent[] | undefined} */
     let pending = []
@@ -274,7 +291,7 @@ const connect = async () => {
     await snapshot
     app.attempt = 0
     setStatus("live")
-    await readEvents(response.body, (data) => {
+    await readEvents(events, (data) => {
       /** @type {TaskEvent} */
       let event
       try {
@@ -643,20 +660,7 @@ const loadOutput = async (id) => {
   const current = () => app.output.follow === controller
   let finished = false
   try {
-    const response = await fetch(`/api/tasks/${id}/follow`, {
-      headers: { authorization: `Bearer ${app.token}`, accept: "text/event-stream" },
-      signal: controller.signal,
-      cache: "no-store"
-    })
-    if (response.status === 401) {
-      signOut("The server refused this token. It may have restarted with a new one.")
-      return
-    }
-    if (!response.ok || response.body === null) {
-      const body = await response.json().catch(() => undefined)
-      throw new Error(body?.message ?? `HTTP ${response.status}`)
-    }
-    await readEvents(response.body, (data) => {
+    await readEvents(await openEvents(`/api/tasks/${id}/follow`, controller.signal), (data) => {
       if (!current()) return
       /** @type {{ _tag: string, [key: string]: any }} */
       let message
